@@ -1,0 +1,1 @@
+"""Data: readers (PNG folders, SPIDER .mha), preprocessing, caching, splits, datasets, DataModules."""

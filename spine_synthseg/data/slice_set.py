@@ -1,0 +1,65 @@
+"""A preprocessed, fixed-size stack of slices: the in-memory and on-disk form every dataset uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+
+@dataclass
+class SliceSet:
+    """N slices at one working spacing and one size (H, W).
+
+    image: float32 (N, H, W) in [0, 1]. structures: uint8 (N, H, W) classes. instances: int16 (N, H, W).
+    bg_distance: uint8 (N, H, W) band index of the distance to the spine (background only, else 0).
+    bg_clusters: uint8 (N, H, W) 1D k-means cluster of the real background intensity (else 0).
+    annotated: bool (N, 3) per foreground structure. spacing_mm: the working spacing.
+    """
+
+    image: torch.Tensor
+    structures: torch.Tensor
+    instances: torch.Tensor
+    bg_distance: torch.Tensor
+    bg_clusters: torch.Tensor
+    annotated: torch.Tensor
+    patient_ids: list[str]
+    names: list[str]
+    sequence: str
+    source: str
+    spacing_mm: float
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def subset(self, indices: list[int]) -> "SliceSet":
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        values = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, torch.Tensor):
+                values[f.name] = v[idx]
+            elif isinstance(v, list):
+                values[f.name] = [v[i] for i in indices]
+            else:
+                values[f.name] = v
+        return SliceSet(**values)
+
+    def of_patients(self, patients: list[str]) -> "SliceSet":
+        wanted = set(patients)
+        return self.subset([i for i, p in enumerate(self.patient_ids) if p in wanted])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["image"] = self.image.half()
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "SliceSet":
+        state = torch.load(path, weights_only=False)
+        state["image"] = state["image"].float()
+        return cls(**state)

@@ -1,0 +1,100 @@
+"""LightningModule shared by Model A (synthetic training) and Model B (real training)."""
+
+from __future__ import annotations
+
+import math
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torchmetrics.segmentation import DiceScore
+
+from spine_synthseg.models.loss import DiceCELoss
+from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
+from spine_synthseg.synthesis.sampling import ConfigError
+from spine_synthseg.visualisation import label_overlay
+
+
+class SegmentationModule(pl.LightningModule):
+    """Dice + CE training of `net`, per-structure validation Dice for each validation set.
+
+    train_source: "synthetic" or "real"; a training batch whose provenance differs is an error, so no
+    real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
+    schedule: cosine | poly | constant (per step, over max_steps, after warmup_steps).
+    """
+
+    def __init__(self, net: nn.Module, train_source: str, val_sets: list[str], lr: float = 2e-3,
+                 weight_decay: float = 1e-4, schedule: str = "cosine", warmup_steps: int = 50,
+                 max_steps: int = 1000, n_logged_images: int = 4):
+        super().__init__()
+        if train_source not in ("synthetic", "real"):
+            raise ConfigError(f"train_source={train_source!r}; use 'synthetic' or 'real'.")
+        if schedule not in ("cosine", "poly", "constant"):
+            raise ConfigError(f"optim.schedule={schedule!r}; use cosine, poly or constant.")
+        if not 0 < lr < 1:
+            raise ConfigError(f"optim.lr={lr} is out of range (0, 1).")
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.loss = DiceCELoss()
+        self.val_sets = list(val_sets)
+        self.dice = nn.ModuleDict({
+            name: DiceScore(NUM_CLASSES, include_background=False, average="none", input_format="index")
+            for name in self.val_sets
+        })
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        is_synthetic = bool(batch.get("synthetic", False))
+        if is_synthetic != (self.hparams.train_source == "synthetic"):
+            raise RuntimeError(
+                f"A training batch of provenance {'synthetic' if is_synthetic else 'real'} reached a model trained "
+                f"on {self.hparams.train_source} images; check the DataModule."
+            )
+        loss = self.loss(self(batch["image"]), batch["structures"])
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        name = self.val_sets[dataloader_idx]
+        logits = self(batch["image"])
+        pred = logits.argmax(1)
+        self.log(f"{name}/loss", self.loss(logits, batch["structures"]), add_dataloader_idx=False)
+        self.dice[name].update(pred, batch["structures"])
+        if batch_idx == 0:
+            self._log_examples(name, batch["image"], batch["structures"], pred)
+
+    def on_validation_epoch_end(self) -> None:
+        for name, metric in self.dice.items():
+            per_class = metric.compute()
+            metric.reset()
+            for short, value in zip((SHORT_NAMES[s] for s in FOREGROUND), per_class):
+                if not math.isnan(float(value)):
+                    self.log(f"{name}/dice_{short}", value)
+            self.log(f"{name}/dice_mean", torch.nanmean(per_class), prog_bar=True)
+
+    def _log_examples(self, name: str, image, target, pred) -> None:
+        writer = getattr(self.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_image"):
+            return
+        n = min(self.hparams.n_logged_images, image.shape[0])
+        rows = [torch.cat([label_overlay(image[i, 0], target[i]), label_overlay(image[i, 0], pred[i])], 2) for i in range(n)]
+        writer.add_image(f"{name}/examples_truth_vs_prediction", torch.cat(rows, 1), self.global_step)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total, warm, kind = self.hparams.max_steps, self.hparams.warmup_steps, self.hparams.schedule
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            progress = min(1.0, (step - warm) / max(1, total - warm))
+            if kind == "cosine":
+                return 0.5 * (1 + math.cos(math.pi * progress))
+            if kind == "poly":
+                return (1 - progress) ** 0.9
+            return 1.0
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

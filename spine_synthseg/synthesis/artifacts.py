@@ -1,0 +1,96 @@
+"""Stage 5: acquisition artifacts: Gaussian / Rician noise and k-space motion ghosting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from spine_synthseg.synthesis.sampling import check_range, normal, uniform
+
+
+@dataclass
+class NoiseParams:
+    std: torch.Tensor  # (B, 1, 1, 1)
+    rician: torch.Tensor  # (B, 1, 1, 1) bool
+
+
+class RandomNoise:
+    """Additive noise with std ~ U(0, max_std) in [0, 1] image units (0-0.5; 0 disables).
+
+    Gaussian: x + n. Rician (magnitude of complex Gaussian noise, with probability rician_prob):
+    sqrt((x + n1)^2 + n2^2), n1, n2 ~ N(0, std^2).
+    """
+
+    def __init__(self, max_std: float = 0.05, rician_prob: float = 0.5):
+        self.max_std = check_range("synth.artifact.noise_std", max_std, 0, 0.5)
+        self.rician_prob = check_range("synth.artifact.rician_prob", rician_prob, 0, 1)
+
+    def sample(self, batch: int, generator=None, device="cpu") -> NoiseParams:
+        return NoiseParams(
+            std=uniform(0.0, self.max_std, (batch, 1, 1, 1), generator, device),
+            rician=torch.rand((batch, 1, 1, 1), generator=generator, device=device) < self.rician_prob,
+        )
+
+    @staticmethod
+    def apply(params: NoiseParams, image: torch.Tensor, generator=None) -> torch.Tensor:
+        n1 = params.std * normal(image.shape, generator, image.device)
+        n2 = params.std * normal(image.shape, generator, image.device)
+        return torch.where(params.rician, torch.sqrt((image + n1) ** 2 + n2**2), image + n1)
+
+
+@dataclass
+class MotionParams:
+    """shift_rows: (B, H, 2) and shift_cols: (B, W, 2) in-plane translation (dy, dx) in pixels of each
+    k-space line for phase encoding along rows / columns; along_rows: (B,) which one applies."""
+
+    shift_rows: torch.Tensor
+    shift_cols: torch.Tensor
+    along_rows: torch.Tensor
+
+
+class RandomMotion:
+    """Rigid in-plane motion during acquisition, simulated in k-space (ghosting, not a blur).
+
+    With probability prob, n <= max_events movements happen at random times t_e in (0, 1) of a sequential
+    (linear ky order) acquisition; each adds a translation d_e ~ U(-max_shift_mm, max_shift_mm)^2. Every
+    phase-encoding line acquired after t_e carries the accumulated shift d, i.e. its k-space values are
+    multiplied by exp(-2 pi i (ky dy + kx dx)). prob 0 or max_shift_mm 0 disables it.
+    """
+
+    def __init__(self, prob: float = 0.3, max_shift_mm: float = 5.0, max_events: int = 3, spacing_mm: float = 1.5):
+        self.prob = check_range("synth.artifact.motion_prob", prob, 0, 1)
+        self.max_shift_mm = check_range("synth.artifact.motion_max_shift_mm", max_shift_mm, 0, 30)
+        self.max_events = int(check_range("synth.artifact.motion_max_events", max_events, 1, 10))
+        self.spacing_mm = spacing_mm
+
+    def _line_shifts(self, batch, n_lines, active, generator, device) -> torch.Tensor:
+        e = self.max_events
+        times = torch.rand((batch, e), generator=generator, device=device)
+        used = torch.arange(e, device=device) < torch.randint(1, e + 1, (batch, 1), generator=generator, device=device)
+        m = self.max_shift_mm / self.spacing_mm
+        steps = uniform(-m, m, (batch, e, 2), generator, device) * (used & active[:, None])[..., None]
+        freq = torch.fft.fftfreq(n_lines, device=device)
+        line_time = (freq.argsort().argsort().float() + 0.5) / n_lines  # linear ky order: -kmax ... +kmax
+        after = (line_time[None, :, None] > times[:, None, :]).float()  # (B, L, E)
+        return torch.einsum("ble,bed->bld", after, steps)
+
+    def sample(self, batch: int, size: tuple[int, int], generator=None, device="cpu") -> MotionParams:
+        active = torch.rand((batch,), generator=generator, device=device) < self.prob
+        return MotionParams(
+            shift_rows=self._line_shifts(batch, size[0], active, generator, device),
+            shift_cols=self._line_shifts(batch, size[1], active, generator, device),
+            along_rows=torch.rand((batch,), generator=generator, device=device) < 0.5,
+        )
+
+    @staticmethod
+    def apply(params: MotionParams, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        ky = torch.fft.fftfreq(h, device=image.device).view(1, h, 1)
+        kx = torch.fft.fftfreq(w, device=image.device).view(1, 1, w)
+        r, c = params.shift_rows, params.shift_cols
+        phase_rows = ky * r[:, :, None, 0] + kx * r[:, :, None, 1]  # line = row (ky)
+        phase_cols = ky * c[:, None, :, 0] + kx * c[:, None, :, 1]  # line = column (kx)
+        phase = torch.where(params.along_rows.view(-1, 1, 1), phase_rows, phase_cols)
+        k = torch.fft.fft2(image[:, 0]) * torch.exp(-2j * torch.pi * phase)
+        return torch.fft.ifft2(k).abs().unsqueeze(1)
