@@ -40,8 +40,9 @@ class ThroughputMonitor(Callback):
 
 
 def build_module(cfg: DictConfig, datamodule) -> SegmentationModule:
-    return SegmentationModule(instantiate(cfg.model), datamodule.train_source, datamodule.val_sets,
-                              **to_dict(cfg.optim), max_steps=int(cfg.trainer.max_steps))
+    return SegmentationModule(to_dict(cfg.model), datamodule.train_source, datamodule.val_sets,
+                              **to_dict(cfg.optim), max_steps=int(cfg.trainer.max_steps),
+                              preprocess=to_dict(cfg.preprocess))
 
 
 def train(cfg: DictConfig) -> dict:

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from spine_synthseg.data.datasets import LabelMapDataset, RealSliceDataset, labels_only_batch, stack_label_maps
 from spine_synthseg.data.preprocess import PreprocessConfig
 from spine_synthseg.data.slice_set import SliceSet
-from spine_synthseg.data.sources import SourceConfig, load_slice_set
+from spine_synthseg.data.sources import load_slice_set, parse_source
 from spine_synthseg.data.splits import save_splits, split_patients
 from spine_synthseg.synthesis import SpineSynthGenerator
 from spine_synthseg.synthesis.spatial import RandomSpatial
@@ -21,11 +21,15 @@ from spine_synthseg.synthesis.spatial import RandomSpatial
 log = logging.getLogger(__name__)
 
 
+def parse_preprocess(preprocess: dict) -> PreprocessConfig:
+    """PreprocessConfig from a plain config dict (lists become tuples)."""
+    return PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in preprocess.items()})
+
+
 def load_splits(source: dict, preprocess: dict, split: dict, cache_dir: str | None) -> tuple[SliceSet, dict[str, list[str]]]:
     """The preprocessed source and its patient-level split (deterministic in split.seed)."""
-    prep = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in preprocess.items()})
-    src = SourceConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in source.items()})
-    slices = load_slice_set(src, prep, cache_dir)
+    prep = parse_preprocess(preprocess)
+    slices = load_slice_set(parse_source(source), prep, cache_dir)
     return slices, split_patients(slices.patient_ids, dict(split["fractions"]), int(split["seed"]))
 
 
@@ -97,7 +101,7 @@ class RealDataModule(SpineDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
-        p = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.preprocess.items()})
+        p = parse_preprocess(self.preprocess)
         self.spatial = RandomSpatial(**self.augment_spatial, spacing_mm=p.spacing_mm, size=p.size) if self.augment_spatial else None
 
     def train_dataloader(self):
@@ -125,7 +129,7 @@ class SynthDataModule(SpineDataModule):
 
     def __init__(self, *args, synth: dict | None = None, n_synth_val: int = 64, val_seed: int = 12345, **kwargs):
         super().__init__(*args, **kwargs)
-        p = PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.preprocess.items()})
+        p = parse_preprocess(self.preprocess)
         self.generator = SpineSynthGenerator({**dict(synth or {}), "spacing_mm": p.spacing_mm, "size": p.size})
         self.n_synth_val, self.val_seed = n_synth_val, val_seed
 

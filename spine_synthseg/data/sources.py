@@ -39,6 +39,11 @@ class SourceConfig:
             raise DataError(f"data source format {self.format!r} is unknown; use one of {FORMATS}.")
 
 
+def parse_source(source: dict) -> SourceConfig:
+    """SourceConfig from a plain config dict (lists become tuples)."""
+    return SourceConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in source.items()})
+
+
 def _fingerprint(source: SourceConfig, prep: PreprocessConfig) -> str:
     root = Path(source.root)
     files = sorted(p for p in root.rglob("*") if p.is_file())

@@ -111,7 +111,8 @@ def read_spider_folder(root: str | Path, sequence: str, max_slices_per_volume: i
         if image.GetSize() != mask.GetSize():
             raise DataError(f"{img_path} has size {image.GetSize()} but {mask_path} has {mask.GetSize()}; they must match.")
         img_stack, mask_stack, spacing = volume_to_slices(image, mask)
-        labelled = [i for i in range(mask_stack.shape[0]) if (mask_stack[i] == 100).any()]
+        structure_stack = spider_structures(mask_stack, mask_path)  # validates every label value in the volume
+        labelled = [i for i in range(mask_stack.shape[0]) if (structure_stack[i] == CANAL).any()]
         if not labelled:
             raise DataError(f"{mask_path} has no slice with a spinal canal label (100); it cannot be used.")
         centre = (mask_stack.shape[0] - 1) / 2
@@ -119,7 +120,7 @@ def read_spider_folder(root: str | Path, sequence: str, max_slices_per_volume: i
         skipped += mask_stack.shape[0] - len(keep)
         patient = pattern.match(img_path.name).group(1)
         for i in keep:
-            structures = spider_structures(mask_stack[i], mask_path)
+            structures = structure_stack[i]
             records.append(
                 SliceRecord(
                     image=img_stack[i].astype(np.float32),

@@ -6,6 +6,7 @@ import math
 
 import lightning.pytorch as pl
 import torch
+from hydra.utils import instantiate
 from torch import nn
 from torchmetrics.segmentation import DiceScore
 
@@ -18,14 +19,17 @@ from spine_synthseg.visualisation import label_overlay
 class SegmentationModule(pl.LightningModule):
     """Dice + CE training of `net`, per-structure validation Dice for each validation set.
 
+    net_config: the network's Hydra config (``_target_`` + arguments), saved in the checkpoint so that
+    ``SegmentationModule.load_from_checkpoint(path)`` needs nothing else. preprocess: the working spacing / size
+    the model was trained at (checked at evaluation).
     train_source: "synthetic" or "real"; a training batch whose provenance differs is an error, so no
     real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
     schedule: cosine | poly | constant (per step, over max_steps, after warmup_steps).
     """
 
-    def __init__(self, net: nn.Module, train_source: str, val_sets: list[str], lr: float = 2e-3,
+    def __init__(self, net_config: dict, train_source: str, val_sets: list[str], lr: float = 2e-3,
                  weight_decay: float = 1e-4, schedule: str = "cosine", warmup_steps: int = 50,
-                 max_steps: int = 1000, n_logged_images: int = 4):
+                 max_steps: int = 1000, n_logged_images: int = 4, preprocess: dict | None = None):
         super().__init__()
         if train_source not in ("synthetic", "real"):
             raise ConfigError(f"train_source={train_source!r}; use 'synthetic' or 'real'.")
@@ -33,8 +37,8 @@ class SegmentationModule(pl.LightningModule):
             raise ConfigError(f"optim.schedule={schedule!r}; use cosine, poly or constant.")
         if not 0 < lr < 1:
             raise ConfigError(f"optim.lr={lr} is out of range (0, 1).")
-        self.save_hyperparameters(ignore=["net"])
-        self.net = net
+        self.save_hyperparameters()
+        self.net = instantiate(net_config)
         self.loss = DiceCELoss()
         self.val_sets = list(val_sets)
         self.dice = nn.ModuleDict({

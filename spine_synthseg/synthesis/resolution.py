@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from spine_synthseg.synthesis.sampling import check_range, normal, uniform
+from spine_synthseg.synthesis.sampling import ConfigError, check_range, normal, uniform
 
 
 def gaussian_blur(image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -85,12 +85,13 @@ class RandomResolution:
     """Random acquisition spacing per image.
 
     With probability prob: with probability prob_aniso a thick-slice acquisition (one random axis at
-    U(w, max_aniso_mm), the other at w), else isotropic U(w, max_iso_mm). blur_range (>= 1) jitters sigma.
+    U(w, max_aniso_mm), the other at w), else isotropic U(w, max_iso_mm). aniso_axis: "random", "rows"
+    (superior-inferior) or "cols" (anterior-posterior). blur_range (>= 1) jitters sigma.
     lowres_noise_std: std of noise added on the low-resolution grid. prob 0 disables the stage.
     """
 
     def __init__(self, prob=0.9, max_iso_mm=4.0, max_aniso_mm=8.0, prob_aniso=0.5, blur_range=1.15,
-                 lowres_noise_std=0.0, spacing_mm=1.5):
+                 lowres_noise_std=0.0, aniso_axis="random", spacing_mm=1.5):
         self.prob = check_range("synth.resolution.prob", prob, 0, 1)
         self.working = spacing_mm
         self.max_iso = check_range("synth.resolution.max_iso_mm", max_iso_mm, spacing_mm, 12)
@@ -98,12 +99,16 @@ class RandomResolution:
         self.prob_aniso = check_range("synth.resolution.prob_aniso", prob_aniso, 0, 1)
         self.blur_range = check_range("synth.resolution.blur_range", blur_range, 1, 2)
         self.lowres_noise_std = check_range("synth.resolution.lowres_noise_std", lowres_noise_std, 0, 0.5)
+        if aniso_axis not in ("random", "rows", "cols"):
+            raise ConfigError(f"synth.resolution.aniso_axis={aniso_axis!r}; use random, rows or cols.")
+        self.aniso_axis = aniso_axis
 
     def sample(self, batch: int, generator=None, device="cpu") -> dict[str, torch.Tensor]:
         w = self.working
         iso = uniform(w, self.max_iso, (batch, 1), generator, device).expand(batch, 2)
         thick = uniform(w, self.max_aniso, (batch,), generator, device)
-        axis = torch.rand((batch,), generator=generator, device=device) < 0.5
+        p_rows = {"random": 0.5, "rows": 1.0, "cols": 0.0}[self.aniso_axis]
+        axis = torch.rand((batch,), generator=generator, device=device) < p_rows
         aniso = torch.stack([torch.where(axis, thick, w), torch.where(axis, w, thick)], 1)
         is_aniso = (torch.rand((batch, 1), generator=generator, device=device) < self.prob_aniso)
         spacing = torch.where(is_aniso, aniso, iso)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, perturbations, the robustness suite, reports, plots and overlays."""

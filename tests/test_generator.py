@@ -1,0 +1,169 @@
+"""SpineSynthGenerator: determinism, stage identities, stage effects, range errors, contrast ordering,
+resolution physics, and that only label maps are ever read."""
+
+import numpy as np
+import pytest
+import torch
+
+from spine_synthseg.data.datasets import LabelMapDataset, stack_label_maps
+from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
+from spine_synthseg.data.png_folder import read_png_folder
+from spine_synthseg.structures import CANAL, DISC, VERTEBRA
+from spine_synthseg.synthesis import SpineSynthGenerator
+from spine_synthseg.synthesis.artifacts import MotionParams, NoiseParams, RandomMotion, RandomNoise
+from spine_synthseg.synthesis.bias import RandomBiasField
+from spine_synthseg.synthesis.contrast import RandomGMM
+from spine_synthseg.synthesis.intensity import RandomGamma, minmax
+from spine_synthseg.synthesis.resolution import RandomResolution, degrade_resolution
+from spine_synthseg.synthesis.sampling import ConfigError
+from spine_synthseg.synthesis.spatial import RandomSpatial, SpatialParams
+
+SIZE = (64, 48)
+OFF = {"artifact": {"bias_std": 0.0, "noise_std": 0.0, "motion_prob": 0.0}, "resolution": {"prob": 0.0},
+       "intensity": {"gamma_std": 0.0}, "spatial": {"rotation_deg": 0, "scaling": 0, "shear": 0, "translation": 0,
+                                                   "elastic_std_mm": 0}}
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory):
+    from tests.conftest import write_png_folder
+
+    root = write_png_folder(tmp_path_factory.mktemp("g") / "tiny")
+    records, _ = read_png_folder(root, "t2_SPACE")
+    slices = preprocess_records(records, PreprocessConfig(spacing_mm=1.0, size=SIZE))
+    return stack_label_maps(slices)
+
+
+def gen(**overrides):
+    return SpineSynthGenerator({"spacing_mm": 1.0, "size": SIZE, **overrides})
+
+
+def image():
+    return torch.rand(4, 1, *SIZE, generator=torch.Generator().manual_seed(3)) * 0.8 + 0.1
+
+
+def test_same_seed_same_image(labels):
+    g = gen()
+    a = g.generate_batch(labels, torch.Generator().manual_seed(7))
+    b = g.generate_batch(labels, torch.Generator().manual_seed(7))
+    c = g.generate_batch(labels, torch.Generator().manual_seed(8))
+    assert torch.equal(a.image, b.image) and torch.equal(a.structures, b.structures)
+    assert not torch.equal(a.image, c.image)
+    assert a.image.shape == (6, 1, *SIZE) and 0 <= a.image.min() and a.image.max() <= 1
+
+
+def test_single_label_map_api():
+    label_map = np.zeros(SIZE, np.int64)
+    label_map[10:20, 5:20], label_map[21:24, 5:20], label_map[:, 25:30] = VERTEBRA, DISC, CANAL
+    g = gen()
+    one = g.generate_synthetic_mri(label_map, torch.Generator().manual_seed(0))
+    assert one.shape == SIZE and torch.equal(one, g.generate_synthetic_mri(label_map, torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="values must be 0-3"):
+        g.generate_synthetic_mri(label_map * 40)
+
+
+def test_disabled_stages_are_identity():
+    x = image()
+    spatial = RandomSpatial(spacing_mm=1.0, size=SIZE)
+    zero = SpatialParams(theta=torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]]).repeat(4, 1, 1), displacement=torch.zeros(4, 2, 5, 5))
+    lab = torch.randint(0, 4, (4, 1, *SIZE))
+    assert torch.equal(spatial.apply(zero, lab), lab)
+    assert torch.allclose(RandomBiasField.apply(torch.zeros(4, 1, 4, 4), x), x)
+    assert torch.allclose(RandomGamma.apply(torch.ones(4, 1, 1, 1), x), minmax(x))
+    no_noise = NoiseParams(std=torch.zeros(4, 1, 1, 1), rician=torch.zeros(4, 1, 1, 1, dtype=torch.bool))
+    assert torch.equal(RandomNoise.apply(no_noise, x), x)
+    still = MotionParams(torch.zeros(4, SIZE[0], 2), torch.zeros(4, SIZE[1], 2), torch.ones(4, dtype=torch.bool))
+    assert torch.allclose(RandomMotion.apply(still, x), x, atol=1e-5)
+    native = {"spacing_mm": torch.ones(4, 2), "blur_jitter": torch.ones(4, 2)}
+    assert torch.allclose(RandomResolution(spacing_mm=1.0).apply(native, x), x, atol=1e-5)
+    assert not RandomSpatial(0, 0, 0, 0, 0).enabled
+
+
+def test_each_stage_changes_the_image(labels):
+    base = gen(**OFF).generate_batch(labels, torch.Generator().manual_seed(1)).image
+    changes = {
+        "spatial": {**OFF, "spatial": {}},
+        "bias": {**OFF, "artifact": {**OFF["artifact"], "bias_std": 0.8}},
+        "gamma": {**OFF, "intensity": {"gamma_std": 0.5}},
+        "noise": {**OFF, "artifact": {**OFF["artifact"], "noise_std": 0.2}},
+        "motion": {**OFF, "artifact": {**OFF["artifact"], "motion_prob": 1.0, "motion_max_shift_mm": 8}},
+        "resolution": {**OFF, "resolution": {"prob": 1.0}},
+    }
+    for name, cfg in changes.items():
+        out = gen(**cfg).generate_batch(labels, torch.Generator().manual_seed(1)).image
+        assert (out - base).abs().mean() > 1e-3, name
+
+
+@pytest.mark.parametrize("cfg,key", [
+    ({"spatial": {"rotation_deg": 90}}, "rotation_deg"),
+    ({"contrast": {"t2_weight": [0.8, 0.2]}}, "t2_weight"),
+    ({"artifact": {"noise_std": -0.1}}, "noise_std"),
+    ({"artifact": {"motion_prob": 2}}, "motion_prob"),
+    ({"resolution": {"max_iso_mm": 0.5}}, "max_iso_mm"),
+    ({"background": {"mode": "sky"}}, "background.mode"),
+    ({"strength": 1.5}, "strength"),
+    ({"intensity": {"gamma_std": 3}}, "gamma_std"),
+])
+def test_bad_ranges_raise(cfg, key):
+    with pytest.raises(ConfigError, match=key):
+        gen(**cfg)
+
+
+def _tissue_means(preset: dict, labels) -> dict[int, float]:
+    g = gen(**{**OFF, "contrast": preset, "background": {"mode": "single"}})
+    sums = {c: [] for c in (VERTEBRA, DISC, CANAL)}
+    for seed in range(40):
+        out = g.generate_batch(labels, torch.Generator().manual_seed(seed))
+        for c in sums:
+            sums[c].append(out.image[:, 0][out.structures == c].mean().item())
+    return {c: float(np.mean(v)) for c, v in sums.items()}
+
+
+def test_contrast_presets_order_tissues(labels):
+    t2 = _tissue_means({"t2_weight": [1, 1], "uniform_mix": [0, 0]}, labels)
+    t1 = _tissue_means({"t2_weight": [0, 0], "uniform_mix": [0, 0]}, labels)
+    assert t2[CANAL] > t2[DISC] > t2[VERTEBRA]  # T2: CSF bright, healthy disc bright, marrow intermediate
+    assert t1[VERTEBRA] > t1[DISC] > t1[CANAL]  # T1: fatty marrow bright, CSF dark
+
+
+def test_resolution_reduces_high_frequencies_with_spacing():
+    x = torch.rand(1, 1, 96, 96, generator=torch.Generator().manual_seed(0))
+
+    def high_freq_fraction(y):
+        power = torch.fft.fft2(y[0, 0]).abs() ** 2
+        f = torch.fft.fftfreq(96).abs()
+        mask = (f.view(-1, 1) > 0.1) | (f.view(1, -1) > 0.1)
+        return (power[mask].sum() / power.sum()).item()
+
+    energies = [high_freq_fraction(degrade_resolution(x, torch.tensor([[mm, mm]]), 1.0)) for mm in (1, 2, 3, 4)]
+    assert energies[0] == pytest.approx(high_freq_fraction(x), rel=1e-3)
+    assert all(a > b for a, b in zip(energies, energies[1:]))
+    # the blur sigma scales with the spacing ratio: the cut-off frequency falls roughly as 1 / spacing
+    assert energies[3] < 0.2 * energies[1]
+
+
+def test_generator_never_sees_real_images(labels):
+    with pytest.raises(RuntimeError, match="only see label maps"):
+        gen().generate_batch({**labels, "image": torch.zeros(6, 1, *SIZE)})
+
+
+def test_label_map_dataset_holds_no_image(tmp_path):
+    from tests.conftest import write_png_folder
+
+    records, _ = read_png_folder(write_png_folder(tmp_path / "t"), "t2_SPACE")
+    ds = LabelMapDataset(preprocess_records(records, PreprocessConfig(spacing_mm=1.0, size=SIZE)))
+    assert not hasattr(ds, "image") and "image" not in ds[0]
+
+
+def test_strength_interpolates_ranges():
+    narrow, wide = gen(strength=0.0), gen(strength=1.0)
+    assert narrow.gmm.uniform_mix == (0.0, 0.0) and wide.gmm.uniform_mix == (1.0, 1.0)
+    assert narrow.resolution.prob == 0 and wide.resolution.max_iso == pytest.approx(4.0)
+    assert narrow.noise.max_std < wide.noise.max_std and narrow.motion.prob == 0
+
+
+def test_background_regions_modes(labels):
+    for mode, n in (("single", 1), ("distance", 5), ("random", 3), ("distance_random", 15), ("real_clusters", 4)):
+        gmm = RandomGMM(background_mode=mode, n_random=3)
+        regions = gmm.background_regions(labels, torch.Generator().manual_seed(0))
+        assert gmm.n_background == n and regions.max() < n and regions.shape == labels["structures"].shape

@@ -1,0 +1,93 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from spine_synthseg.data.png_folder import read_png_folder
+from spine_synthseg.data.records import DataError
+from spine_synthseg.structures import CANAL, DISC, VERTEBRA
+
+
+def test_reads_structures_instances_and_patients(png_folder):
+    records, report = read_png_folder(png_folder, "t2_SPACE")
+    assert report["read"] == 6 and not report["skipped_empty"]
+    r = records[0]
+    assert r.patient_id == "100" and r.spacing_mm == (1.0, 1.0) and r.sequence == "t2_SPACE"
+    assert set(np.unique(r.structures)) == {0, VERTEBRA, DISC, CANAL}
+    assert r.instances.max() == 3  # one component per structure
+    assert (r.instances[r.structures == 0] == 0).all()
+
+
+def test_per_level_labels_and_spacing_median(tmp_path, png_folder):
+    meta = json.loads((png_folder / "dataset.json").read_text())
+    meta.pop("label_values")
+    meta["structure_of_value"] = {"vertebra": [76], "intervertebral_disc": [29], "spinal_canal": [150]}
+    names = sorted(p.name for p in (png_folder / "images").glob("*.png"))
+    meta["pixel_spacing_mm"] = {n: (None if i == 0 else 0.5 + i * 0.1) for i, n in enumerate(names)}
+    (png_folder / "dataset.json").write_text(json.dumps(meta))
+    records, _ = read_png_folder(png_folder, "t2_SPACE")
+    assert records[0].spacing_mm[0] == pytest.approx(np.median([0.5 + i * 0.1 for i in range(1, 6)]))
+
+
+def test_missing_root(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_png_folder(tmp_path / "nope", "t2_SPACE")
+
+
+def test_missing_dataset_json(png_folder):
+    (png_folder / "dataset.json").unlink()
+    with pytest.raises(DataError, match="no dataset.json"):
+        read_png_folder(png_folder, "t2_SPACE")
+
+
+def test_unreadable_image_names_file(png_folder):
+    bad = sorted((png_folder / "images").glob("*.png"))[1]
+    bad.write_bytes(b"not a png")
+    with pytest.raises(DataError, match=bad.name):
+        read_png_folder(png_folder, "t2_SPACE")
+
+
+def test_shape_mismatch_names_file(png_folder):
+    mask = sorted((png_folder / "masks").glob("*.png"))[0]
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(mask)
+    with pytest.raises(DataError, match="must match"):
+        read_png_folder(png_folder, "t2_SPACE")
+
+
+def test_unknown_label_values(png_folder):
+    mask = sorted((png_folder / "masks").glob("*.png"))[0]
+    arr = np.array(Image.open(mask))
+    arr[0, 0] = 7
+    Image.fromarray(arr).save(mask)
+    with pytest.raises(DataError, match=r"label values \[7\]"):
+        read_png_folder(png_folder, "t2_SPACE")
+
+
+def test_empty_mask_error_or_counted_skip(png_folder):
+    mask = sorted((png_folder / "masks").glob("*.png"))[0]
+    Image.fromarray(np.zeros((64, 48), np.uint8)).save(mask)
+    with pytest.raises(DataError, match="no foreground"):
+        read_png_folder(png_folder, "t2_SPACE")
+    records, report = read_png_folder(png_folder, "t2_SPACE", on_empty="skip")
+    assert len(records) == 5 and report["skipped_empty"] == [mask.name]
+
+
+def test_unannotated_if_absent(png_folder):
+    mask = sorted((png_folder / "masks").glob("*.png"))[0]
+    arr = np.array(Image.open(mask))
+    arr[arr == 150] = 0
+    Image.fromarray(arr).save(mask)
+    records, _ = read_png_folder(png_folder, "t2_SPACE", unannotated_if_absent=("spinal_canal",))
+    assert records[0].annotated == (True, True, False) and records[1].annotated == (True, True, True)
+
+
+def test_shared_folders_read(data_root):
+    records, report = read_png_folder(data_root / "spider_t2tse", "t2_TSE", unannotated_if_absent=("spinal_canal",))
+    assert report["read"] == 52
+    assert sum(r.annotated[2] for r in records) == 20  # canal labelled in 20 of 52 slices
+    from PIL import Image
+
+    for r in records[:10]:  # per-level labels: one instance per distinct level value
+        values = np.unique(np.array(Image.open(data_root / "spider_t2tse" / "masks" / f"{r.name}.png")))
+        assert r.instances.max() == len(values) - 1

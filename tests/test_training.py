@@ -1,0 +1,85 @@
+"""Smoke training of both models through the compose API, the synthetic-only guarantee, and a real multirun."""
+
+import json
+import math
+import subprocess
+import sys
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from spine_synthseg.config import PROJECT_ROOT
+from spine_synthseg.train import build_module, train
+from tests.helpers import compose_cfg
+
+
+@pytest.fixture(scope="module")
+def trained_a(tmp_path_factory, data_root):
+    out = tmp_path_factory.mktemp("model_a")
+    metrics = train(compose_cfg(out, ["experiment=model_a", "evaluate_after_fit=false"]))
+    return out, metrics
+
+
+def test_model_a_smoke_run_writes_outputs(trained_a):
+    out, metrics = trained_a
+    assert (out / "checkpoints" / "best.ckpt").is_file() and list((out / "tensorboard").glob("events.*"))
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["train_source"] == "synthetic"
+    assert {"val_real/dice_vertebra", "val_real/dice_disc", "val_real/dice_canal", "val_synth/dice_mean"} <= set(saved["validation"])
+    splits = json.loads((out / "splits.json").read_text())
+    assert not (set(splits["train"]) & set(splits["test"])) and not (set(splits["train"]) & set(splits["val"]))
+
+
+def test_model_b_smoke_run(tmp_path, data_root):
+    metrics = train(compose_cfg(tmp_path, ["experiment=model_b", "evaluate_after_fit=false"]))
+    assert metrics["train_source"] == "real" and "val_real/dice_mean" in metrics["validation"]
+    assert "val_synth/dice_mean" not in metrics["validation"]
+
+
+class CaptureBatches(pl.Callback):
+    def __init__(self):
+        self.batches = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.batches.append({k: (v.clone() if torch.is_tensor(v) else v) for k, v in batch.items()})
+
+
+def test_model_a_batches_are_only_synthetic(tmp_path, data_root):
+    """Poison every real image with NaN: if any real pixel reached a training batch, it would show."""
+    cfg = compose_cfg(tmp_path, ["experiment=model_a"])
+    dm = instantiate(cfg.data, _convert_="all")
+    dm.setup("fit")
+    dm.train_slices.image.fill_(float("nan"))
+    dm.val_slices.image.fill_(float("nan"))
+    capture = CaptureBatches()
+    trainer = pl.Trainer(max_steps=3, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, callbacks=[capture], accelerator="cpu")
+    trainer.fit(build_module(cfg, dm), dm)
+    assert len(capture.batches) == 3
+    for batch in capture.batches:
+        assert batch["synthetic"] is True and torch.isfinite(batch["image"]).all()
+        assert batch["image"].shape[1:] == (1, *cfg.preprocess.size)
+
+
+def test_real_batch_is_refused_by_model_a(tmp_path, data_root):
+    cfg = compose_cfg(tmp_path, ["experiment=model_a"])
+    dm = instantiate(cfg.data, _convert_="all")
+    module = build_module(cfg, dm)
+    real = {"image": torch.zeros(2, 1, 32, 32), "structures": torch.zeros(2, 32, 32, dtype=torch.long), "synthetic": False}
+    with pytest.raises(RuntimeError, match="provenance real"):
+        module.training_step(real, 0)
+
+
+def test_multirun_subprocess(tmp_path, data_root):
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "run.py", "-m", "trainer=smoke", "evaluate_after_fit=false", "seed=0,1",
+           f"hydra.sweep.dir={sweep}"]
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted(sweep.glob("*/metrics.json"))
+    assert len(runs) == 2
+    seeds = sorted(json.loads(p.read_text())["seed"] for p in runs)
+    assert seeds == [0, 1]
+    assert all(not math.isnan(json.loads(p.read_text())["validation"]["val_real/dice_mean"]) for p in runs)
