@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from spine_synthseg.evaluation.metrics import bootstrap_ci  # noqa: E402
+from spine_synthseg.evaluation.test_sets import TESTS  # noqa: E402
 from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 STRUCTURES = ("vertebra", "disc", "canal", "mean")
@@ -43,7 +44,8 @@ def summarise(rows: list[dict], models: list[str], n_boot: int, confidence: floa
     and, for the first two models, the paired per-patient difference (first - second) with its CI."""
     dice, hd, assd = (_patient_means(rows, k) for k in ("dice", "hd95_mm", "assd_mm"))
     aggregates = []
-    for key in sorted(dice, key=lambda k: (models.index(k[0]), k[1], k[2], STRUCTURES.index(k[3]))):
+    order = {t: i for i, t in enumerate(TESTS)}
+    for key in sorted(dice, key=lambda k: (models.index(k[0]), order[k[1]], k[2], STRUCTURES.index(k[3]))):
         values = np.array(list(dice[key].values()))
         m, lo, hi = bootstrap_ci(values, n_boot, confidence, seed)
         aggregates.append({
@@ -64,7 +66,7 @@ def summarise(rows: list[dict], models: list[str], n_boot: int, confidence: floa
             m, lo, hi = bootstrap_ci(diffs, n_boot, confidence, seed)
             paired.append({"model_a": a, "model_b": b, "test": key[1], "variant": key[2], "structure": key[3],
                            "diff_mean": m, "ci_low": lo, "ci_high": hi, "n_patients": len(common)})
-        paired.sort(key=lambda r: (r["test"], r["variant"], STRUCTURES.index(r["structure"])))
+        paired.sort(key=lambda r: (order[r["test"]], r["variant"], STRUCTURES.index(r["structure"])))
     return {"models": models, "confidence": confidence, "bootstrap_samples": n_boot, "aggregates": aggregates,
             "paired_differences": paired}
 
@@ -79,9 +81,9 @@ def write_summary_md(summary: dict, path: Path) -> None:
     agg = {(r["model"], r["test"], r["variant"], r["structure"]): r for r in summary["aggregates"]}
     diff = {(r["test"], r["variant"], r["structure"]): r for r in summary["paired_differences"]}
     pct = int(round(summary["confidence"] * 100))
+    paired = f" Difference: {models[0]} - {models[1]}, paired per patient." if len(models) > 1 else ""
     lines = [f"# Evaluation summary\n\nDice: mean over patients [{pct}% bootstrap CI over patients]. "
-             f"HD95 / ASSD in mm (mean over patients). Paired difference: {models[0]} - "
-             f"{models[1] if len(models) > 1 else ''} per patient.\n"]
+             f"HD95 in mm (mean over patients).{paired} Patients of protocol_shift are the exporter's series ids.\n"]
     for test in dict.fromkeys(r["test"] for r in summary["aggregates"]):
         lines.append(f"\n## {test}\n")
         header = "| variant | structure | " + " | ".join(f"{m} Dice" for m in models)

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from spine_synthseg.evaluation.metrics import bootstrap_ci, dice_per_structure, surface_distances, surface_metrics
+
+
+def test_dice_hand_computed():
+    target = np.zeros((1, 10, 10), int)
+    pred = np.zeros((1, 10, 10), int)
+    target[0, 0:4, 0:5] = 1  # 20 pixels
+    pred[0, 2:6, 0:5] = 1  # 20 pixels, 10 overlap
+    target[0, 8, 0:4] = 2  # disc: 4 pixels, prediction empty
+    pred[0, 9, 9] = 3  # canal: predicted, absent in truth
+    d = dice_per_structure(pred, target)
+    assert d[0, 0] == pytest.approx(2 * 10 / 40)
+    assert d[0, 1] == 0.0 and d[0, 2] == 0.0
+
+
+def test_dice_empty_both_is_nan_and_unannotated_excluded():
+    z = np.zeros((2, 5, 5), int)
+    t = z.copy()
+    t[1, 0, 0] = 3
+    d = dice_per_structure(z, t, annotated=np.array([[1, 1, 1], [1, 1, 0]], bool))
+    assert np.isnan(d).all()  # nothing present in image 0; canal of image 1 not annotated
+
+
+def test_surface_distances_of_shifted_squares():
+    a = np.zeros((40, 40), bool)
+    b = np.zeros((40, 40), bool)
+    a[10:20, 10:20] = True
+    b[10:20, 13:23] = True  # shifted 3 pixels
+    hd, assd = surface_distances(a, b, spacing_mm=2.0)
+    assert hd == pytest.approx(6.0)  # 3 pixels x 2 mm: the farthest boundary points
+    assert 0 < assd <= hd
+    assert surface_distances(a, a, 1.0) == (0.0, 0.0)
+    assert all(np.isnan(surface_distances(a, np.zeros_like(a), 1.0)))
+
+
+def test_surface_metrics_shape_and_empty():
+    pred = np.zeros((1, 20, 20), int)
+    target = pred.copy()
+    target[0, 5:10, 5:10] = 1
+    hd, assd = surface_metrics(pred, target, 1.0)
+    assert hd.shape == (1, 3) and np.isnan(hd).all()
+
+
+def test_bootstrap_ci():
+    values = np.array([0.7, 0.8, 0.9, np.nan])
+    m, lo, hi = bootstrap_ci(values, 2000, 0.95, seed=0)
+    assert m == pytest.approx(0.8) and 0.7 - 1e-9 <= lo < m < hi <= 0.9 + 1e-9
+    assert bootstrap_ci(values, 2000, 0.95, seed=0) == (m, lo, hi)
+    assert all(np.isnan(bootstrap_ci(np.array([np.nan]))))
