@@ -72,7 +72,8 @@ def test_disabled_stages_are_identity():
     assert torch.allclose(RandomGamma.apply(torch.ones(4, 1, 1, 1), x), minmax(x))
     no_noise = NoiseParams(std=torch.zeros(4, 1, 1, 1), rician=torch.zeros(4, 1, 1, 1, dtype=torch.bool))
     assert torch.equal(RandomNoise.apply(no_noise, x), x)
-    still = MotionParams(torch.zeros(4, SIZE[0], 2), torch.zeros(4, SIZE[1], 2), torch.ones(4, dtype=torch.bool))
+    still = MotionParams(torch.zeros(4, SIZE[0], 2), torch.zeros(4, SIZE[1], 2), torch.ones(4, dtype=torch.bool),
+                         torch.ones(4, dtype=torch.bool))
     assert torch.allclose(RandomMotion.apply(still, x), x, atol=1e-5)
     native = {"spacing_mm": torch.ones(4, 2), "blur_jitter": torch.ones(4, 2)}
     assert torch.allclose(RandomResolution(spacing_mm=1.0).apply(native, x), x, atol=1e-5)

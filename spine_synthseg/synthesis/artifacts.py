@@ -47,6 +47,7 @@ class MotionParams:
     shift_rows: torch.Tensor
     shift_cols: torch.Tensor
     along_rows: torch.Tensor
+    active: torch.Tensor  # (B,) images that move; the others are left untouched (and cost nothing)
 
 
 class RandomMotion:
@@ -81,16 +82,22 @@ class RandomMotion:
             shift_rows=self._line_shifts(batch, size[0], active, generator, device),
             shift_cols=self._line_shifts(batch, size[1], active, generator, device),
             along_rows=torch.rand((batch,), generator=generator, device=device) < 0.5,
+            active=active,
         )
 
     @staticmethod
     def apply(params: MotionParams, image: torch.Tensor) -> torch.Tensor:
+        idx = params.active.nonzero().flatten()
+        if idx.numel() == 0:
+            return image
         h, w = image.shape[-2:]
         ky = torch.fft.fftfreq(h, device=image.device).view(1, h, 1)
         kx = torch.fft.fftfreq(w, device=image.device).view(1, 1, w)
-        r, c = params.shift_rows, params.shift_cols
+        r, c = params.shift_rows[idx], params.shift_cols[idx]
         phase_rows = ky * r[:, :, None, 0] + kx * r[:, :, None, 1]  # line = row (ky)
         phase_cols = ky * c[:, None, :, 0] + kx * c[:, None, :, 1]  # line = column (kx)
-        phase = torch.where(params.along_rows.view(-1, 1, 1), phase_rows, phase_cols)
-        k = torch.fft.fft2(image[:, 0]) * torch.exp(-2j * torch.pi * phase)
-        return torch.fft.ifft2(k).abs().unsqueeze(1)
+        phase = torch.where(params.along_rows[idx].view(-1, 1, 1), phase_rows, phase_cols)
+        k = torch.fft.fft2(image[idx, 0]) * torch.polar(torch.ones_like(phase), -2 * torch.pi * phase)
+        out = image.clone()
+        out[idx, 0] = torch.fft.ifft2(k).abs()
+        return out

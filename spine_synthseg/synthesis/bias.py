@@ -22,5 +22,5 @@ class RandomBiasField:
 
     @staticmethod
     def apply(log_field: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        field = F.interpolate(log_field, size=image.shape[-2:], mode="bicubic", align_corners=True)
+        field = F.interpolate(log_field, size=image.shape[-2:], mode="bilinear", align_corners=True)
         return image * torch.exp(field)

@@ -38,8 +38,8 @@ class RandomGMM:
     """Sample per-instance intensities; see the module docstring for the model.
 
     background_mode: how the background is split into regions with their own intensity:
-      single (one region), distance (bands of distance to the spine), random (smooth random partition
-      into n_random regions), distance_random (both, crossed), real_clusters (1D k-means of real background
+      single (one region), distance (bands of distance to the spine), random (level sets of a smooth random
+      field cut into n_random regions), distance_random (both, crossed), real_clusters (1D k-means of real background
       intensities, computed in preprocessing; labels only, the image is never used here).
     max_instances: upper bound on instance ids per slice.
     """
@@ -55,6 +55,9 @@ class RandomGMM:
         self.background_mode = background_mode
         self.n_random = int(check_range("synth.background.n_random", n_random, 1, 16))
         self.n_distance, self.n_clusters, self.max_instances = n_distance, n_clusters, max_instances
+        quantiles = torch.arange(1, self.n_random, dtype=torch.float32) / self.n_random
+        # field std after bilinear upsampling of unit-variance control points is ~0.75; cut at its quantiles
+        self._cuts = 0.75 * torch.special.ndtri(quantiles)
         self.n_background = {"single": 1, "distance": n_distance, "random": self.n_random,
                              "distance_random": n_distance * self.n_random, "real_clusters": n_clusters}[background_mode]
 
@@ -69,8 +72,11 @@ class RandomGMM:
         dist = batch["bg_distance"].clamp_max(self.n_distance - 1)
         if self.background_mode == "distance":
             return dist
-        coarse = normal((b, self.n_random, 4, 4), generator, s.device)
-        part = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True).argmax(1)
+        # smooth random partition: level sets of one smooth Gaussian field, cut at N(0, 1) quantiles so that
+        # the n_random regions have similar areas on average
+        coarse = normal((b, 1, 4, 4), generator, s.device)
+        field = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=True)[:, 0]
+        part = torch.bucketize(field.contiguous(), self._cuts.to(field.device))
         return part if self.background_mode == "random" else dist * self.n_random + part
 
     def generation_labels(self, batch: dict, regions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,7 @@ from spine_synthseg.synthesis.sampling import check_range, normal, uniform
 @dataclass
 class SpatialParams:
     """theta: (B, 2, 3) affine in normalised coordinates; displacement: (B, 2, g, g) coarse elastic field
-    in normalised units (x, y), upsampled bicubically to the image size."""
+    in normalised units (x, y), upsampled bilinearly to the image size."""
 
     theta: torch.Tensor
     displacement: torch.Tensor
@@ -26,7 +26,7 @@ class RandomSpatial:
     rotation_deg: max |angle| (0-45). scaling: max |s - 1| (0-0.5). shear: max |shear| (0-0.5).
     translation: max |shift| as a fraction of the field of view (0-0.3).
     elastic_std_mm: std of the coarse displacement in mm (0-20). elastic_grid: control points per axis (2-16).
-    The sampling grid is p' = A p + t + u(p), u the bicubic upsampling of the coarse N(0, sigma^2) field.
+    The sampling grid is p' = A p + t + u(p), u the bilinear upsampling of the coarse N(0, sigma^2) field.
     0 everywhere disables the stage (identity).
     """
 
@@ -62,7 +62,7 @@ class RandomSpatial:
     def grid_for(params: SpatialParams, size: tuple[int, int]) -> torch.Tensor:
         b = params.theta.shape[0]
         grid = F.affine_grid(params.theta, [b, 1, *size], align_corners=False)
-        disp = F.interpolate(params.displacement, size=size, mode="bicubic", align_corners=True)
+        disp = F.interpolate(params.displacement, size=size, mode="bilinear", align_corners=True)
         return grid + disp.permute(0, 2, 3, 1)
 
     def apply(self, params: SpatialParams, labels: torch.Tensor) -> torch.Tensor:
