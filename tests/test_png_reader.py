@@ -30,6 +30,13 @@ def test_per_level_labels_and_spacing_median(tmp_path, png_folder):
     assert records[0].spacing_mm[0] == pytest.approx(np.median([0.5 + i * 0.1 for i in range(1, 6)]))
 
 
+def rewrite_first_mask(folder, edit):
+    """Replace the first mask by edit(mask array); returns its path."""
+    mask = sorted((folder / "masks").glob("*.png"))[0]
+    Image.fromarray(edit(np.array(Image.open(mask)))).save(mask)
+    return mask
+
+
 def test_missing_root(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_png_folder(tmp_path / "nope", "t2_SPACE")
@@ -49,24 +56,23 @@ def test_unreadable_image_names_file(png_folder):
 
 
 def test_shape_mismatch_names_file(png_folder):
-    mask = sorted((png_folder / "masks").glob("*.png"))[0]
-    Image.fromarray(np.zeros((10, 10), np.uint8)).save(mask)
+    rewrite_first_mask(png_folder, lambda m: np.zeros((10, 10), np.uint8))
     with pytest.raises(DataError, match="must match"):
         read_png_folder(png_folder, "t2_SPACE")
 
 
 def test_unknown_label_values(png_folder):
-    mask = sorted((png_folder / "masks").glob("*.png"))[0]
-    arr = np.array(Image.open(mask))
-    arr[0, 0] = 7
-    Image.fromarray(arr).save(mask)
+    def put_7(m):
+        m[0, 0] = 7
+        return m
+
+    rewrite_first_mask(png_folder, put_7)
     with pytest.raises(DataError, match=r"label values \[7\]"):
         read_png_folder(png_folder, "t2_SPACE")
 
 
 def test_empty_mask_error_or_counted_skip(png_folder):
-    mask = sorted((png_folder / "masks").glob("*.png"))[0]
-    Image.fromarray(np.zeros((64, 48), np.uint8)).save(mask)
+    mask = rewrite_first_mask(png_folder, np.zeros_like)
     with pytest.raises(DataError, match="no foreground"):
         read_png_folder(png_folder, "t2_SPACE")
     records, report = read_png_folder(png_folder, "t2_SPACE", on_empty="skip")
@@ -74,10 +80,7 @@ def test_empty_mask_error_or_counted_skip(png_folder):
 
 
 def test_unannotated_if_absent(png_folder):
-    mask = sorted((png_folder / "masks").glob("*.png"))[0]
-    arr = np.array(Image.open(mask))
-    arr[arr == 150] = 0
-    Image.fromarray(arr).save(mask)
+    rewrite_first_mask(png_folder, lambda m: np.where(m == 150, 0, m).astype(np.uint8))
     records, _ = read_png_folder(png_folder, "t2_SPACE", unannotated_if_absent=("spinal_canal",))
     assert records[0].annotated == (True, True, False) and records[1].annotated == (True, True, True)
 

@@ -22,6 +22,8 @@ TESTS = ("standard", "protocol_shift", "contrast", "resolution")
 class TestCase:
     """One evaluated variant: test family, variant name, images (N, 1, H, W), labels and slice metadata."""
 
+    __test__ = False  # not a pytest test class
+
     test: str
     variant: str
     image: torch.Tensor
