@@ -9,6 +9,7 @@ import json
 import shutil
 import sys
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tensorboard_export import export  # noqa: E402
 
 COPY = ("summary.md", "summary.json", "metrics.csv", "dice_vs_resolution.png", "dice_per_test.png")
+
+
+def run_seconds(log: Path) -> float:
+    """Duration of one run: from the first to the last timestamped line of its Hydra run.log."""
+    stamps = [datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f") for line in log.read_text().splitlines()
+              if line.startswith("[20")]
+    return (stamps[-1] - stamps[0]).total_seconds() if stamps else 0.0
 
 
 def main(src: Path, dst: Path) -> None:
@@ -57,8 +65,8 @@ def main(src: Path, dst: Path) -> None:
              for p in runs if (p / "metrics.json").is_file()}
     (dst / "training_runs.json").write_text(json.dumps(train, indent=2))
     export(dst / "training_curves", [p for p in runs if p.name.endswith("seed0")])
-    if (src / "timing.json").is_file():
-        shutil.copy(src / "timing.json", dst / "timing.json")
+    durations = {p.parent.name: run_seconds(p) for p in sorted(src.glob("*/run.log"))}
+    (dst / "timing.json").write_text(json.dumps({"total_seconds": sum(durations.values()), "runs": durations}, indent=2))
     splits = runs[0] / "splits.json"
     if splits.is_file():
         shutil.copy(splits, dst / "splits.json")

@@ -101,4 +101,5 @@ def _log_tensorboard(summary: dict, out: Path) -> None:
 
 def evaluate_from_config(cfg: DictConfig) -> dict:
     """mode=evaluate: evaluate cfg.evaluation.checkpoints into the run folder."""
-    return evaluate_checkpoints(cfg, to_dict(cfg.evaluation.checkpoints), Path(cfg.paths.output_dir))
+    checkpoints = {k: v for k, v in to_dict(cfg.evaluation.checkpoints).items() if v}
+    return evaluate_checkpoints(cfg, checkpoints, Path(cfg.paths.output_dir))
