@@ -50,3 +50,19 @@ def test_bootstrap_ci():
     assert m == pytest.approx(0.8) and 0.7 - 1e-9 <= lo < m < hi <= 0.9 + 1e-9
     assert bootstrap_ci(values, 2000, 0.95, seed=0) == (m, lo, hi)
     assert all(np.isnan(bootstrap_ci(np.array([np.nan]))))
+
+
+def test_cropped_surface_distances_equal_full_image_computation():
+    from scipy import ndimage
+
+    from spine_synthseg.evaluation.metrics import _surface
+
+    rng = np.random.default_rng(1)
+    for k in range(40):
+        a = ndimage.binary_dilation(rng.random((60, 50)) < 0.01, iterations=2)
+        b = ndimage.binary_dilation(rng.random((60, 50)) < 0.01, iterations=3)
+        a[0, :] |= k % 2 == 0  # touching the image border
+        sa, sb = _surface(a), _surface(b)
+        d = np.concatenate([ndimage.distance_transform_edt(~sb, sampling=0.7)[sa],
+                            ndimage.distance_transform_edt(~sa, sampling=0.7)[sb]])
+        assert surface_distances(a, b, 0.7) == pytest.approx((np.percentile(d, 95), d.mean()))
