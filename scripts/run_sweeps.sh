@@ -10,8 +10,7 @@ start=$(date +%s)
 python3 run.py -m experiment=model_a,model_b trainer=sweep evaluation=sweep hydra/launcher=joblib_local threads=1 \
   hydra.sweep.dir=$OUT/baseline
 python3 run.py -m $A synth.strength=0,0.25,0.5,0.75,1.0 hydra.sweep.dir=$OUT/strength
-python3 run.py -m $A contrast=t1_like,t2_like hydra.sweep.dir=$OUT/contrast
-python3 run.py -m $A artifact=no_bias,no_noise,no_motion hydra.sweep.dir=$OUT/artifact
-python3 run.py -m $A resolution=native background=single,real_clusters hydra.sweep.dir=$OUT/resolution_background
+python3 run.py -m $A ablation=t1_like,t2_like,no_bias,no_noise,no_motion,native_resolution,single_background,real_clusters \
+  hydra.sweep.dir=$OUT/ablation
 echo "{\"wall_seconds\": $(( $(date +%s) - start ))}" > $OUT/timing.json
 python3 scripts/collect_sweep.py $OUT results/sweeps

@@ -11,6 +11,7 @@ from tests.helpers import compose_cfg
     (["experiment=model_b"], "RealDataModule"),
     (["data=real", "trainer=ddp"], "RealDataModule"),
     (["contrast=t1_like", "artifact=none", "resolution=native", "background=real_clusters"], "SynthDataModule"),
+    (["experiment=model_a", "ablation=native_resolution"], "SynthDataModule"),
 ])
 def test_groups_compose(tmp_path, overrides, target):
     cfg = compose_cfg(tmp_path, overrides)
@@ -32,3 +33,10 @@ def test_out_of_range_config_value_names_key(tmp_path):
     cfg = compose_cfg(tmp_path, ["synth.artifact.noise_std=2.0"])
     with pytest.raises(ConfigError, match="synth.artifact.noise_std"):
         SpineSynthGenerator(dict(cfg.synth))
+
+
+def test_ablation_overlay_changes_one_group(tmp_path):
+    base = compose_cfg(tmp_path, ["experiment=model_a"])
+    ablated = compose_cfg(tmp_path, ["experiment=model_a", "ablation=single_background"])
+    assert ablated.synth.background.mode == "single" and base.synth.background.mode == "distance_random"
+    assert ablated.synth.contrast == base.synth.contrast and ablated.synth.artifact == base.synth.artifact
