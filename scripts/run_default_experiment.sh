@@ -19,3 +19,5 @@ for s in "${SEEDS[@]}"; do
     evaluation.checkpoints.model_b=$OUT/model_b_seed$s/checkpoints/best.ckpt
 done
 python3 scripts/collect_default.py $OUT results/default
+python3 scripts/analyse_protocol_shift.py results/default
+python3 scripts/make_tables.py results > results/tables.md
