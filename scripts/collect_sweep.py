@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from collect_default import run_seconds  # noqa: E402
 from tensorboard_export import export  # noqa: E402
 
 GROUPS = {  # test group -> predicate on (test, variant)
@@ -118,8 +118,10 @@ def main(src: Path, dst: Path) -> None:
     baseline_runs = sorted((src / "baseline").glob("*"))
     if baseline_runs:
         export(dst / "training_curves_sweep_baseline", [p for p in baseline_runs if (p / "tensorboard").is_dir()])
-    if (src / "timing.json").is_file():
-        shutil.copy(src / "timing.json", dst / "timing.json")
+    durations = {f"{p.parent.parent.name}/{p.parent.name}": run_seconds(p) for p in sorted(src.glob("*/*/run.log"))}
+    (dst / "timing.json").write_text(json.dumps({"total_run_seconds": sum(durations.values()),
+                                                 "note": "runs went 2 at a time (joblib, 1 thread each)",
+                                                 "runs": durations}, indent=2))
     print(f"collected {len({(r['sweep'], r['run']) for r in all_rows})} runs into {dst}")
 
 
