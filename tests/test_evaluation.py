@@ -1,5 +1,4 @@
 import csv
-import json
 
 import pytest
 import torch
@@ -40,9 +39,8 @@ def test_contrast_perturbations():
 def test_test_cases_hold_only_test_patients_and_unchanged_labels(tmp_path, data_root):
     cfg = compose_cfg(tmp_path)
     cases, info = build_test_cases(cfg)
-    splits = json.loads(json.dumps(info))
     standard = next(c for c in cases if c.test == "standard")
-    assert set(standard.slices.patient_ids) == set(splits["test_patients"])
+    assert set(standard.slices.patient_ids) == set(info["test_patients"])
     for case in cases:
         if case.test in ("contrast", "resolution"):
             assert case.slices is standard.slices  # perturbed images, the very same labels

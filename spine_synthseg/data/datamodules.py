@@ -142,7 +142,7 @@ class SynthDataModule(SpineDataModule):
             labels = stack_label_maps(self.val_slices, idx)
             out = self.generator.generate_batch(labels, torch.Generator().manual_seed(self.val_seed))
             self.synth_val = {"image": out.image, "structures": out.structures,
-                              "annotated": torch.ones(n, 3, dtype=torch.bool), "index": torch.tensor(idx)}
+                              "annotated": torch.ones(n, 3, dtype=torch.bool)}
 
     def train_dataloader(self):
         return self._loader(LabelMapDataset(self.train_slices), shuffle=True)

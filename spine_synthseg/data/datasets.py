@@ -23,7 +23,6 @@ class RealSliceDataset(Dataset):
             "image": s.image[i][None],
             "structures": s.structures[i].long(),
             "annotated": s.annotated[i],
-            "index": i,
         }
 
 
