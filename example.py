@@ -2,6 +2,7 @@
 
   python example.py                      # writes outputs/example/synthetic.png and outputs/example/gallery.png
   python example.py --out results/gallery.png   # the gallery committed in the README
+  python example.py contrast=t2_like     # any config override (the same groups as run.py)
 """
 
 from __future__ import annotations
@@ -14,31 +15,29 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
 
-import spine_synthseg.config  # noqa: E402,F401
-from spine_synthseg.config import PROJECT_ROOT  # noqa: E402
-from spine_synthseg.data.datamodules import load_splits  # noqa: E402
+from spine_synthseg.apps.gallery import make_gallery  # noqa: E402
+from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict  # noqa: E402
+from spine_synthseg.data.catalog import load_splits  # noqa: E402
 from spine_synthseg.data.datasets import stack_label_maps  # noqa: E402
-from spine_synthseg.synthesis import SpineSynthGenerator  # noqa: E402
-from spine_synthseg.synthesis.gallery import make_gallery  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(PROJECT_ROOT.parent / "shared" / "data" / "spider_t2space"))
     parser.add_argument("--out", default=str(PROJECT_ROOT / "outputs" / "example" / "gallery.png"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. source.root=/path/to/pngs")
     args = parser.parse_args()
+    cfg = compose_config(["data=synth", *args.overrides])  # the same config run.py composes
 
-    # 1. label maps of training patients at the working grid (1.5 mm, 160 x 128), cached after the first run
-    slices, splits = load_splits({"root": args.data}, {"spacing_mm": 1.5, "size": [160, 128]},
-                                 {"fractions": {"train": 0.6, "val": 0.15, "test": 0.25}, "seed": 42},
-                                 str(PROJECT_ROOT / "data" / "cache"))
+    # 1. label maps of training patients at the working grid (preprocess: 1.5 mm, 160 x 128), cached after the first run
+    slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     label_map = train.structures[len(train) // 2]  # (H, W): 0 background, 1 vertebra, 2 disc, 3 canal
 
     # 2. the generator API: one label map in, one random MRI out; same seed, same image
-    generator = SpineSynthGenerator({})  # Model A defaults; see conf/ for the Hydra groups
+    generator = instantiate(cfg.synth)  # Model A's generator; see conf/ for the Hydra groups
     images = [generator.generate_synthetic_mri(label_map, torch.Generator().manual_seed(args.seed + i)) for i in range(6)]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +53,7 @@ def main() -> None:
 
     # 3. the gallery: contrast presets, artifacts on/off, resolutions 1.5-6 mm
     i = len(train) // 2
-    make_gallery(stack_label_maps(train, [i]), train.image[i], 1.5, (160, 128), {}, out, args.seed)
+    make_gallery(stack_label_maps(train, [i]), train.image[i], float(cfg.preprocess.spacing_mm), {}, out, args.seed)
     print(f"wrote {out.with_name('synthetic.png')} and {out}")
 
 

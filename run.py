@@ -5,39 +5,77 @@
   python run.py mode=evaluate evaluation.checkpoints.model_a=PATH evaluation.checkpoints.model_b=PATH
   python run.py mode=generate         # gallery of synthetic images
   python run.py mode=predict predict.checkpoint=PATH predict.input=FOLDER_OR_MHA
-  python run.py -m synth.strength=0,0.5,1 trainer=sweep   # Hydra multirun sweep
+  python run.py -m randomisation=strength strength=0,0.5,1 trainer=sweep   # Hydra multirun sweep
+
+Bad data or config values end the run with one line on stderr and exit status 2; set HYDRA_FULL_ERROR=1 for
+the traceback.
 """
+
+import logging
+import os
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
-import spine_synthseg.config  # noqa: F401  (registers the project_root resolver)
+import spine_synthseg.config  # noqa: F401  (registers the resolvers)
+from spine_synthseg.errors import ConfigError, DataError
 
 MODES = ("train", "evaluate", "generate", "predict")
 
 
-@hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
-    if cfg.mode not in MODES:
-        raise ValueError(f"mode={cfg.mode!r}; use one of {MODES}.")
-    if cfg.mode == "train":
-        from spine_synthseg.train import train
+def _one_log_handler() -> None:
+    """Lightning's loggers print through their own handler and then propagate to Hydra's: keep Hydra's only."""
+    import lightning.pytorch  # noqa: F401  (adds its handlers on import)
 
-        metrics = train(cfg)
-        return metrics["validation"].get("val_real/dice_mean")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def dispatch(cfg: DictConfig) -> float | None:
+    if cfg.mode not in MODES:
+        raise ConfigError(f"mode={cfg.mode!r}; use one of {MODES}.")
+    if cfg.mode == "train":
+        from spine_synthseg.apps.train_evaluate import train_and_evaluate
+
+        return train_and_evaluate(cfg)["validation"].get("val_real/dice_mean")
     if cfg.mode == "evaluate":
         from spine_synthseg.evaluation.evaluate import evaluate_from_config
 
         evaluate_from_config(cfg)
     elif cfg.mode == "generate":
-        from spine_synthseg.synthesis.gallery import gallery_from_config
+        from spine_synthseg.apps.gallery import gallery_from_config
 
         gallery_from_config(cfg)
     else:
-        from spine_synthseg.predict import predict_from_config
+        from spine_synthseg.apps.predict import predict_from_config
 
         predict_from_config(cfg)
     return None
+
+
+def user_error(err: BaseException) -> Exception | None:
+    """The DataError / ConfigError behind `err` (Hydra's instantiate wraps them), or None."""
+    while err is not None:
+        if isinstance(err, (DataError, ConfigError)):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    _one_log_handler()
+    try:
+        return dispatch(cfg)
+    except Exception as err:  # noqa: BLE001  (re-raised unless it is a user error)
+        cause = user_error(err)
+        if cause is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {cause}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

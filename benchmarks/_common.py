@@ -11,10 +11,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-import spine_synthseg.config  # noqa: E402,F401
-from spine_synthseg.config import PROJECT_ROOT  # noqa: E402
-from spine_synthseg.data.datamodules import load_splits  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+
+from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict  # noqa: E402
+from spine_synthseg.data.catalog import load_splits  # noqa: E402
 from spine_synthseg.data.datasets import stack_label_maps  # noqa: E402
+from spine_synthseg.synthesis import SpineSynthGenerator  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "results" / "benchmarks"
 
@@ -30,14 +32,23 @@ def rate(fn, items_per_call: int, seconds: float = 8.0, warmup: int = 2) -> floa
     return n / (time.perf_counter() - start)
 
 
-def training_label_maps(n: int, spacing_mm: float = 1.5, size=(160, 128)) -> dict[str, torch.Tensor]:
-    """n label maps of the training patients at the working spacing (never images)."""
-    data = PROJECT_ROOT.parent / "shared" / "data" / "spider_t2space"
-    slices, splits = load_splits({"root": str(data)}, {"spacing_mm": spacing_mm, "size": list(size)},
-                                 {"fractions": {"train": 0.6, "val": 0.15, "test": 0.25}, "seed": 42},
-                                 str(PROJECT_ROOT / "data" / "cache"))
+def grid_overrides(spacing_mm: float | None = None, size=None) -> list[str]:
+    """Config overrides for another working grid (None: the project default)."""
+    out = [] if spacing_mm is None else [f"preprocess.spacing_mm={spacing_mm}"]
+    return out + ([] if size is None else [f"preprocess.size=[{size[0]},{size[1]}]"])
+
+
+def training_label_maps(n: int, overrides: list[str] = ()) -> dict[str, torch.Tensor]:
+    """n label maps of the training patients (the project's split and grid, composed from conf/; never images)."""
+    cfg = compose_config(["data=synth", *overrides])
+    slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     return stack_label_maps(train, list(range(min(n, len(train)))))
+
+
+def model_a_generator(overrides: list[str] = ()) -> SpineSynthGenerator:
+    """Model A's generator as the project config builds it."""
+    return instantiate(compose_config(["data=synth", *overrides]).synth)
 
 
 def machine() -> dict:

@@ -14,8 +14,7 @@ import argparse
 
 import torch
 
-from _common import rate, training_label_maps, write
-from spine_synthseg.synthesis import SpineSynthGenerator
+from _common import model_a_generator, rate, training_label_maps, write
 
 
 def torchio_pipeline():
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     labels = training_label_maps(args.batch)
-    gen = SpineSynthGenerator({})  # the Model A defaults: full spectrum, all artifacts, 1-4 mm / 8 mm
+    gen = model_a_generator()  # the Model A defaults: full spectrum, all artifacts, 1-4 mm / 8 mm
     results = {"grid": "1.5 mm, 160 x 128", "batch": args.batch, "ours": {}, "torchio": {}}
     for threads in (1, 2):
         torch.set_num_threads(threads)

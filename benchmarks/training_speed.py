@@ -13,10 +13,9 @@ import argparse
 
 import torch
 
-from _common import rate, training_label_maps, write
+from _common import grid_overrides, model_a_generator, rate, training_label_maps, write
 from spine_synthseg.models.loss import DiceCELoss
 from spine_synthseg.models.unet import UNet
-from spine_synthseg.synthesis import SpineSynthGenerator
 
 GRIDS = ((1.0, (240, 192)), (1.25, (192, 160)), (1.5, (160, 128)))
 
@@ -28,8 +27,8 @@ def main() -> None:
     args = parser.parse_args()
     results = {"batch": args.batch, "model": "UNet depth 4, base 16, instance norm", "grids": []}
     for spacing, size in GRIDS:
-        labels = training_label_maps(args.batch, spacing, size)
-        gen = SpineSynthGenerator({"spacing_mm": spacing, "size": size})
+        labels = training_label_maps(args.batch, grid_overrides(spacing, size))
+        gen = model_a_generator(grid_overrides(spacing, size))
         for threads in (1, 2):
             torch.set_num_threads(threads)
             torch.manual_seed(0)

@@ -38,7 +38,7 @@ def run_rows(sweep: str, run: Path) -> list[dict]:
     rows = []
     for r in metrics.get("test", {}).get("aggregates", []):
         rows.append({"sweep": sweep, "run": run.name, "overrides": label, "train_source": metrics["train_source"],
-                     "strength": (metrics.get("synth") or {}).get("strength"), "test": r["test"], "variant": r["variant"],
+                     "strength": metrics.get("strength", (metrics.get("synth") or {}).get("strength")), "test": r["test"], "variant": r["variant"],
                      "structure": r["structure"], "dice_mean": r["dice_mean"], "ci_low": r["ci_low"],
                      "ci_high": r["ci_high"], "n_patients": r["n_patients"],
                      "val_real_dice_mean": metrics["validation"].get("val_real/dice_mean"),
@@ -67,7 +67,7 @@ def plot_strength(rows: list[dict], baseline: dict, path: Path) -> None:
             if (group, s) in baseline:
                 ax.axhline(baseline[(group, s)], color=f"C{i}", ls=":", lw=1)
         ax.set_title(group)
-        ax.set_xlabel("synth.strength")
+        ax.set_xlabel("strength (randomisation=strength)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Dice (mean over patients)")
     axes[-1].legend(fontsize=7, title="dotted: Model B", title_fontsize=7)

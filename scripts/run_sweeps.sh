@@ -8,7 +8,7 @@ OUT=outputs/sweeps
 A="experiment=model_a trainer=sweep evaluation=sweep hydra/launcher=joblib_local threads=1"
 python3 run.py -m experiment=model_a,model_b trainer=sweep evaluation=sweep hydra/launcher=joblib_local threads=1 \
   hydra.sweep.dir=$OUT/baseline
-python3 run.py -m $A synth.strength=0,0.25,0.5,0.75,1.0 hydra.sweep.dir=$OUT/strength
+python3 run.py -m $A randomisation=strength strength=0,0.25,0.5,0.75,1.0 hydra.sweep.dir=$OUT/strength
 python3 run.py -m $A ablation=t1_like,t2_like,no_bias,no_noise,no_motion,native_resolution,single_background,real_clusters \
   hydra.sweep.dir=$OUT/ablation
 python3 scripts/collect_sweep.py $OUT results/sweeps

@@ -1,16 +1,35 @@
-"""Hydra/OmegaConf helpers: the project_root resolver, config paths, and turning configs into plain dicts."""
+"""Hydra/OmegaConf helpers: resolvers, the config folder, composing the project config, plain dicts.
+
+Resolvers (registered on import):
+  ``${project_root:}``          the checkout's root folder.
+  ``${strength_lerp:a,b,s}``    a + s (b - a) for the one-knob randomisation width s = synth.strength in [0, 1]
+                                (conf/randomisation/strength.yaml).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from spine_synthseg.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "conf"
 
+
+def strength_lerp(lo: float, hi: float, strength: float) -> float:
+    """lo + strength * (hi - lo); strength must lie in [0, 1]."""
+    if strength is None or not 0.0 <= float(strength) <= 1.0:
+        raise ConfigError(f"synth.strength={strength} is out of range [0, 1].")
+    return float(lo) + float(strength) * (float(hi) - float(lo))
+
+
 if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+if not OmegaConf.has_resolver("strength_lerp"):
+    OmegaConf.register_new_resolver("strength_lerp", strength_lerp)
 
 
 def to_dict(cfg: DictConfig | dict | None) -> dict:
@@ -18,3 +37,24 @@ def to_dict(cfg: DictConfig | dict | None) -> dict:
     if cfg is None:
         return {}
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def compose_config(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> DictConfig:
+    """The project config as ``run.py`` would compose it, outside a Hydra run (scripts, tests, notebooks).
+
+    output_dir: the run folder (``paths.output_dir``); ``hydra:`` interpolations are resolved here and the
+    ``hydra`` node is dropped.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir if output_dir is not None else PROJECT_ROOT / "outputs" / "composed")
+        if OmegaConf.is_interpolation(cfg, "run_name"):  # ${hydra:...} needs a Hydra run
+            cfg.run_name = cfg.hydra.runtime.choices.data
+        del cfg["hydra"]
+    return cfg

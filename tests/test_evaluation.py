@@ -1,13 +1,14 @@
 import csv
+from collections import defaultdict
 
+import numpy as np
 import pytest
 import torch
 
-from spine_synthseg.data.records import DataError
+from spine_synthseg.errors import DataError
+from spine_synthseg.evaluation.cases import build_cases
 from spine_synthseg.evaluation.evaluate import evaluate_checkpoints
 from spine_synthseg.evaluation.perturbations import contrast_perturbation, resolution_degradation
-from spine_synthseg.evaluation.test_sets import build_test_cases
-from spine_synthseg.train import train
 from tests.helpers import compose_cfg
 
 
@@ -36,9 +37,9 @@ def test_contrast_perturbations():
         contrast_perturbation(x, "solarise")
 
 
-def test_test_cases_hold_only_test_patients_and_unchanged_labels(tmp_path, data_root):
+def test_cases_hold_only_test_patients_and_unchanged_labels(tmp_path, data_root):
     cfg = compose_cfg(tmp_path)
-    cases, info = build_test_cases(cfg)
+    cases, info = build_cases(cfg)
     standard = next(c for c in cases if c.test == "standard")
     assert set(standard.slices.patient_ids) == set(info["test_patients"])
     for case in cases:
@@ -46,20 +47,20 @@ def test_test_cases_hold_only_test_patients_and_unchanged_labels(tmp_path, data_
             assert case.slices is standard.slices  # perturbed images, the very same labels
             assert case.image.shape == standard.image.shape
     shift = next(c for c in cases if c.test == "protocol_shift")
-    assert len(shift.slices) == 52 and not shift.slices.annotated[:, 2].all()
+    n_tse = len(list((data_root / "spider_t2tse" / "images").glob("*.png")))
+    assert len(shift.slices) == n_tse and 0 < shift.slices.annotated[:, 2].sum() < n_tse
 
 
 def test_evaluating_a_training_split_is_refused(tmp_path, data_root):
     with pytest.raises(DataError, match="overlaps training"):
-        build_test_cases(compose_cfg(tmp_path, ["evaluation.test_split=train"]))
+        build_cases(compose_cfg(tmp_path, ["evaluation.test_split=train"]))
 
 
-def test_smoke_evaluation_writes_all_files(tmp_path, data_root):
-    cfg = compose_cfg(tmp_path / "run", ["evaluate_after_fit=false"])
-    train(cfg)
-    ckpt = str(tmp_path / "run" / "checkpoints" / "best.ckpt")
+def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
+    cfg = compose_cfg(tmp_path / "run")
     out = tmp_path / "eval"
-    summary = evaluate_checkpoints(cfg, {"model_a": ckpt, "model_b": ckpt}, out)
+    checkpoints = {"model_a": smoke_runs["model_a"]["ckpt"], "model_b": smoke_runs["model_b"]["ckpt"]}
+    summary = evaluate_checkpoints(cfg, checkpoints, out)
     for name in ("metrics.csv", "summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png",
                  "overlays_model_a_standard.png", "overlays_model_b_protocol_shift.png"):
         assert (out / name).is_file(), name
@@ -67,8 +68,19 @@ def test_smoke_evaluation_writes_all_files(tmp_path, data_root):
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert {r["test"] for r in rows} == {"standard", "protocol_shift", "contrast", "resolution"}
     assert {r["structure"] for r in rows} == {"vertebra", "disc", "canal"}
-    # the same checkpoint twice: every paired difference is exactly zero
-    assert all(abs(d["diff_mean"]) < 1e-12 for d in summary["paired_differences"] if d["diff_mean"] == d["diff_mean"])
+    # paired differences recomputed from metrics.csv: per patient, mean over images of the per-image mean Dice
+    per_image = defaultdict(list)
+    for r in rows:
+        if r["test"] == "standard" and r["dice"] != "nan":
+            per_image[(r["model"], r["patient"], r["image"])].append(float(r["dice"]))
+    patient = defaultdict(list)
+    for (model, pid, _), values in per_image.items():
+        patient[(model, pid)].append(np.mean(values))
+    pids = sorted({pid for _, pid in patient})
+    expected = np.mean([np.mean(patient[("model_a", p)]) - np.mean(patient[("model_b", p)]) for p in pids])
+    diff = next(d for d in summary["paired_differences"] if d["test"] == "standard" and d["structure"] == "mean")
+    assert diff["diff_mean"] == pytest.approx(expected, abs=1e-9) and diff["n_patients"] == len(pids)
+    assert diff["ci_low"] <= diff["diff_mean"] <= diff["ci_high"]
     md = (out / "summary.md").read_text()
     assert md.index("## standard") < md.index("## protocol_shift") < md.index("## contrast") < md.index("## resolution")
     with pytest.raises(DataError, match="does not exist"):

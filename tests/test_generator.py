@@ -9,19 +9,22 @@ from spine_synthseg.data.datasets import LabelMapDataset, stack_label_maps
 from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
 from spine_synthseg.data.png_folder import read_png_folder
 from spine_synthseg.structures import CANAL, DISC, VERTEBRA
+from spine_synthseg.errors import ConfigError
 from spine_synthseg.synthesis import SpineSynthGenerator
-from spine_synthseg.synthesis.artifacts import MotionParams, NoiseParams, RandomMotion, RandomNoise
+from spine_synthseg.synthesis.background import BackgroundPartition
 from spine_synthseg.synthesis.bias import RandomBiasField
-from spine_synthseg.synthesis.contrast import RandomGMM
-from spine_synthseg.synthesis.intensity import RandomGamma, minmax
+from spine_synthseg.synthesis.gamma import RandomGamma, minmax
+from spine_synthseg.synthesis.generator import STAGES
+from spine_synthseg.synthesis.motion import MotionParams, RandomMotion
+from spine_synthseg.synthesis.noise import NoiseParams, RandomNoise
 from spine_synthseg.synthesis.resolution import RandomResolution, degrade_resolution
-from spine_synthseg.synthesis.sampling import ConfigError
 from spine_synthseg.synthesis.spatial import RandomSpatial, SpatialParams
+from spine_synthseg.synthesis.stage import Stage
 
 SIZE = (64, 48)
-OFF = {"artifact": {"bias_std": 0.0, "noise_std": 0.0, "motion_prob": 0.0}, "resolution": {"prob": 0.0},
-       "intensity": {"gamma_std": 0.0}, "spatial": {"rotation_deg": 0, "scaling": 0, "shear": 0, "translation": 0,
-                                                   "elastic_std_mm": 0}}
+OFF = {"bias": {"max_std": 0.0}, "noise": {"max_std": 0.0}, "motion": {"prob": 0.0}, "resolution": {"prob": 0.0},
+       "gamma": {"gamma_std": 0.0}, "spatial": {"rotation_deg": 0, "scaling": 0, "shear": 0, "translation": 0,
+                                               "elastic_std_mm": 0}}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,7 @@ def labels(tmp_path_factory):
 
 
 def gen(**overrides):
-    return SpineSynthGenerator({"spacing_mm": 1.0, "size": SIZE, **overrides})
+    return SpineSynthGenerator.from_config(overrides, spacing_mm=1.0)
 
 
 def image():
@@ -64,7 +67,7 @@ def test_single_label_map_api():
 
 def test_disabled_stages_are_identity():
     x = image()
-    spatial = RandomSpatial(spacing_mm=1.0, size=SIZE)
+    spatial = RandomSpatial(spacing_mm=1.0)
     zero = SpatialParams(theta=torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]]).repeat(4, 1, 1), displacement=torch.zeros(4, 2, 5, 5))
     lab = torch.randint(0, 4, (4, 1, *SIZE))
     assert torch.equal(spatial.apply(zero, lab), lab)
@@ -78,16 +81,18 @@ def test_disabled_stages_are_identity():
     native = {"spacing_mm": torch.ones(4, 2), "blur_jitter": torch.ones(4, 2)}
     assert torch.allclose(RandomResolution(spacing_mm=1.0).apply(native, x), x, atol=1e-5)
     assert not RandomSpatial(0, 0, 0, 0, 0).enabled
+    assert not any(s.enabled for s in (RandomBiasField(max_std=0), RandomNoise(max_std=0), RandomMotion(prob=0),
+                                       RandomResolution(prob=0)))
 
 
 def test_each_stage_changes_the_image(labels):
     base = gen(**OFF).generate_batch(labels, torch.Generator().manual_seed(1)).image
     changes = {
         "spatial": {**OFF, "spatial": {}},
-        "bias": {**OFF, "artifact": {**OFF["artifact"], "bias_std": 0.8}},
-        "gamma": {**OFF, "intensity": {"gamma_std": 0.5}},
-        "noise": {**OFF, "artifact": {**OFF["artifact"], "noise_std": 0.2}},
-        "motion": {**OFF, "artifact": {**OFF["artifact"], "motion_prob": 1.0, "motion_max_shift_mm": 8}},
+        "bias": {**OFF, "bias": {"max_std": 0.8}},
+        "gamma": {**OFF, "gamma": {"gamma_std": 0.5}},
+        "noise": {**OFF, "noise": {"max_std": 0.2}},
+        "motion": {**OFF, "motion": {"prob": 1.0, "max_shift_mm": 8}},
         "resolution": {**OFF, "resolution": {"prob": 1.0}},
     }
     for name, cfg in changes.items():
@@ -96,14 +101,15 @@ def test_each_stage_changes_the_image(labels):
 
 
 @pytest.mark.parametrize("cfg,key", [
-    ({"spatial": {"rotation_deg": 90}}, "rotation_deg"),
-    ({"contrast": {"t2_weight": [0.8, 0.2]}}, "t2_weight"),
-    ({"artifact": {"noise_std": -0.1}}, "noise_std"),
-    ({"artifact": {"motion_prob": 2}}, "motion_prob"),
-    ({"resolution": {"max_iso_mm": 0.5}}, "max_iso_mm"),
-    ({"background": {"mode": "sky"}}, "background.mode"),
-    ({"strength": 1.5}, "strength"),
-    ({"intensity": {"gamma_std": 3}}, "gamma_std"),
+    ({"spatial": {"rotation_deg": 90}}, "synth.spatial.rotation_deg"),
+    ({"contrast": {"t2_weight": [0.8, 0.2]}}, "synth.contrast.t2_weight"),
+    ({"noise": {"max_std": -0.1}}, "synth.noise.max_std"),
+    ({"motion": {"prob": 2}}, "synth.motion.prob"),
+    ({"bias": {"grid": 40}}, "synth.bias.grid"),
+    ({"resolution": {"max_iso_mm": 0.5}}, "synth.resolution.max_iso_mm"),
+    ({"background": {"mode": "sky"}}, "synth.background.mode"),
+    ({"gamma": {"gamma_std": 3}}, "synth.gamma.gamma_std"),
+    ({"artefact": {}}, "unknown stages"),
 ])
 def test_bad_ranges_raise(cfg, key):
     with pytest.raises(ConfigError, match=key):
@@ -156,15 +162,32 @@ def test_label_map_dataset_holds_no_image(tmp_path):
     assert not hasattr(ds, "image") and "image" not in ds[0]
 
 
-def test_strength_interpolates_ranges():
-    narrow, wide = gen(strength=0.0), gen(strength=1.0)
-    assert narrow.gmm.uniform_mix == (0.0, 0.0) and wide.gmm.uniform_mix == (1.0, 1.0)
-    assert narrow.resolution.prob == 0 and wide.resolution.max_iso == pytest.approx(4.0)
-    assert narrow.noise.max_std < wide.noise.max_std and narrow.motion.prob == 0
-
-
 def test_background_regions_modes(labels):
     for mode, n in (("single", 1), ("distance", 5), ("random", 3), ("distance_random", 15), ("real_clusters", 4)):
-        gmm = RandomGMM(background_mode=mode, n_random=3)
-        regions = gmm.background_regions(labels, torch.Generator().manual_seed(0))
-        assert gmm.n_background == n and regions.max() < n and regions.shape == labels["structures"].shape
+        part = BackgroundPartition(mode=mode, n_random=3)
+        params = part.sample(labels["structures"].shape[0], SIZE, torch.Generator().manual_seed(0), "cpu")
+        regions = part.apply(params, labels)
+        assert part.n_regions == n and regions.max() < n and regions.shape == labels["structures"].shape
+        assert (params is None) == (mode not in ("random", "distance_random"))  # only the random modes draw
+
+
+def test_every_stage_follows_the_protocol():
+    g = gen()
+    stages = [g.spatial, g.background, g.contrast, *g.image_stages]
+    assert [type(s) for s in stages] == list(STAGES.values())  # SynthSeg's order
+    assert all(isinstance(s, Stage) for s in stages)
+
+
+def test_disabled_stage_draws_nothing(labels):
+    """Turning a stage off must not shift the random stream of the stages after it (no hidden draws)."""
+    off = gen(**OFF)
+    rng = torch.Generator().manual_seed(5)
+    off.generate_batch(labels, rng)
+    after_off = torch.rand(1, generator=rng)
+    expected = torch.Generator().manual_seed(5)
+    size, b = SIZE, labels["structures"].shape[0]
+    off.background.sample(b, size, expected, "cpu")  # distance_random: one coarse field
+    off.contrast.sample(b, size, expected, "cpu")
+    torch.randn((b, *SIZE), generator=expected)  # GMM pixel noise
+    off.image_stages[1].sample(b, size, expected, "cpu")  # gamma: always on (normalisation)
+    assert torch.equal(after_off, torch.rand(1, generator=expected))

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from spine_synthseg.data.png_folder import read_png_folder
-from spine_synthseg.data.records import DataError
+from spine_synthseg.errors import DataError
 from spine_synthseg.structures import CANAL, DISC, VERTEBRA
 
 
@@ -86,11 +86,13 @@ def test_unannotated_if_absent(png_folder):
 
 
 def test_shared_folders_read(data_root):
-    records, report = read_png_folder(data_root / "spider_t2tse", "t2_TSE", unannotated_if_absent=("spinal_canal",))
-    assert report["read"] == 52
-    assert sum(r.annotated[2] for r in records) == 20  # canal labelled in 20 of 52 slices
-    from PIL import Image
-
+    folder = data_root / "spider_t2tse"
+    records, report = read_png_folder(folder, "t2_TSE", unannotated_if_absent=("spinal_canal",))
+    names = sorted(p.stem for p in (folder / "images").glob("*.png"))
+    assert report["read"] == len(names) and [r.name for r in records] == names  # nothing skipped or lost
+    canal_values = json.loads((folder / "dataset.json").read_text())["structure_of_value"]["spinal_canal"]
+    with_canal = sum(np.isin(np.array(Image.open(folder / "masks" / f"{n}.png")), canal_values).any() for n in names)
+    assert 0 < sum(r.annotated[2] for r in records) == with_canal < len(names)  # canal absent = not annotated
     for r in records[:10]:  # per-level labels: one instance per distinct level value
         values = np.unique(np.array(Image.open(data_root / "spider_t2tse" / "masks" / f"{r.name}.png")))
         assert r.instances.max() == len(values) - 1

@@ -1,12 +1,18 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 from PIL import Image
 
-import spine_synthseg.predict as predict_mod
-from spine_synthseg.data.records import DataError
-from spine_synthseg.train import train
-from tests.helpers import compose_cfg
+import spine_synthseg.apps.predict as predict_mod
+from spine_synthseg.config import PROJECT_ROOT
+from spine_synthseg.data.preprocess import normalise
+from spine_synthseg.errors import DataError
+from spine_synthseg.models.inference import load_checkpoint, segment_batch, segment_slice
 from tests.test_spider_reader import write_case
 
 
@@ -24,10 +30,17 @@ def test_volume_geometry_round_trip(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("pred_run")
-    train(compose_cfg(out, ["evaluate_after_fit=false"]))
-    return out / "checkpoints" / "best.ckpt"
+def checkpoint(smoke_runs):
+    return smoke_runs["model_a"]["ckpt"]
+
+
+def test_segment_slice_is_segment_batch_on_the_working_grid(checkpoint):
+    """At the working spacing and a multiple of 16, the slice path is exactly the batch path (one inference)."""
+    model = load_checkpoint(checkpoint)
+    image = torch.rand(64, 48, generator=torch.Generator().manual_seed(0)).numpy() * 1000
+    working = float(model.hparams.preprocess["spacing_mm"])
+    x = normalise(torch.from_numpy(image), (0.5, 99.5))[None, None]
+    np.testing.assert_array_equal(segment_slice(model, image, (working, working)), segment_batch(model, x)[0].numpy())
 
 
 def test_png_folder_prediction_keeps_size(tmp_path, checkpoint, png_folder):
@@ -36,6 +49,17 @@ def test_png_folder_prediction_keeps_size(tmp_path, checkpoint, png_folder):
     for p in written:
         mask = np.array(Image.open(p))
         assert mask.shape == (64, 48) and set(np.unique(mask)) <= {0, 1, 2, 3}
+
+
+def test_16_bit_png_is_read_at_full_depth(tmp_path, checkpoint, monkeypatch):
+    (tmp_path / "pngs").mkdir()
+    values = (np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)  # up to 61,380: needs 16 bits
+    Image.fromarray(values).save(tmp_path / "pngs" / "a.png")
+    seen = []
+    monkeypatch.setattr(predict_mod, "segment_slice",
+                        lambda model, img, spacing: seen.append(img) or np.zeros(img.shape, np.uint8))
+    predict_mod.predict(checkpoint, tmp_path / "pngs", tmp_path / "o", spacing_mm=1.0)
+    assert len(seen) == 1 and seen[0].max() == values.max()
 
 
 def test_volume_prediction_with_real_model(tmp_path, checkpoint):
@@ -53,3 +77,18 @@ def test_bad_inputs(tmp_path, checkpoint):
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "pngs" / "a.png")
     with pytest.raises(DataError, match="--spacing-mm"):
         predict_mod.predict(checkpoint, tmp_path / "pngs", tmp_path / "o")
+
+
+@pytest.mark.parametrize("cmd", [
+    [sys.executable, "-m", "spine_synthseg.predict", "missing.ckpt", ".", "out"],
+    [sys.executable, "run.py", "mode=predict", "hydra.run.dir=OUT"],
+    [sys.executable, "run.py", "trainer=smoke", "preprocess.spacing_mm=9", "hydra.run.dir=OUT"],
+])
+def test_cli_errors_are_one_line(tmp_path, cmd):
+    cmd = [c.replace("OUT", str(tmp_path / "run")) for c in cmd]
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]

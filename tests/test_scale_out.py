@@ -5,6 +5,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
 import torch
 from hydra.utils import instantiate
 
@@ -24,6 +25,7 @@ def test_each_rank_draws_different_samples(tmp_path, data_root):
     assert not torch.equal(draws[0], draws[1])
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path, data_root):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "run.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",

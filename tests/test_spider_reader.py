@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from spine_synthseg.data.records import DataError
-from spine_synthseg.data.spider_mha import read_spider_folder, sagittal_layout
+from spine_synthseg.data.orientation import SagittalLayout
+from spine_synthseg.data.spider_mha import read_spider_folder
+from spine_synthseg.errors import DataError
 from spine_synthseg.structures import CANAL, DISC, VERTEBRA
 
 # reference volume in (LR, SI-from-top, AP-from-anterior) = (sagittal, rows, cols) order
@@ -75,8 +76,24 @@ def test_axis_orders_give_the_same_slices(tmp_path, axes_order, flips):
 def test_layout_finds_sagittal_axis_from_direction(tmp_path):
     write_case(tmp_path, 2, "t1", ("si", "ap", "lr"), set())
     img = sitk.ReadImage(str(tmp_path / "images" / "2_t1.mha"))
-    sagittal, vertical, ap, flip_v, flip_ap = sagittal_layout(img)
-    assert (sagittal, vertical, ap) == (2, 0, 1) and not flip_v and not flip_ap
+    layout = SagittalLayout.of(img)
+    assert (layout.sagittal, layout.vertical, layout.ap) == (2, 0, 1)
+    assert not layout.flip_vertical and not layout.flip_ap
+    assert layout.spacing_rc_mm == pytest.approx((SPACING["si"], SPACING["ap"]))
+
+
+@pytest.mark.parametrize("axes_order,flips", [(("lr", "si", "ap"), set()), (("si", "ap", "lr"), {"ap", "lr"}),
+                                              (("ap", "lr", "si"), {"si"})])
+def test_slices_round_trip_to_the_volume_grid(tmp_path, axes_order, flips):
+    """from_slices(to_slices(v)) gives back v voxel for voxel, with the input geometry."""
+    write_case(tmp_path, 7, "t2", axes_order, flips)
+    img = sitk.ReadImage(str(tmp_path / "masks" / "7_t2.mha"))
+    layout = SagittalLayout.of(img)
+    slices = layout.to_slices(img)
+    assert slices.shape == (N_SAG, N_SI, N_AP)
+    back = layout.from_slices(slices, img)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), sitk.GetArrayFromImage(img))
+    assert back.GetDirection() == img.GetDirection() and back.GetOrigin() == img.GetOrigin()
 
 
 def test_unknown_sequence_and_labels(tmp_path):

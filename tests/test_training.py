@@ -9,33 +9,30 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
-from spine_synthseg.config import PROJECT_ROOT
-from spine_synthseg.train import build_module, train
+from spine_synthseg.config import PROJECT_ROOT, to_dict
+from spine_synthseg.training.train import build_module
 from tests.helpers import compose_cfg
 
 
-@pytest.fixture(scope="module")
-def trained_a(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("model_a")
-    metrics = train(compose_cfg(out, ["experiment=model_a", "evaluate_after_fit=false"]))
-    return out, metrics
-
-
-def test_model_a_smoke_run_writes_outputs(trained_a):
-    out, metrics = trained_a
-    assert (out / "checkpoints" / "best.ckpt").is_file() and list((out / "tensorboard").glob("events.*"))
+def test_model_a_smoke_run_writes_outputs(smoke_runs):
+    out = smoke_runs["model_a"]["dir"]
+    assert smoke_runs["model_a"]["ckpt"].is_file() and list((out / "tensorboard").glob("events.*"))
     saved = json.loads((out / "metrics.json").read_text())
-    assert saved["train_source"] == "synthetic"
+    assert saved["train_source"] == "synthetic" and saved["monitor"] == "val_synth/dice_mean"
     assert {"val_real/dice_vertebra", "val_real/dice_disc", "val_real/dice_canal", "val_synth/dice_mean"} <= set(saved["validation"])
     splits = json.loads((out / "splits.json").read_text())
     assert not (set(splits["train"]) & set(splits["test"])) and not (set(splits["train"]) & set(splits["val"]))
+    # the config saved with the run is the one that built the generator
+    used = OmegaConf.to_container(OmegaConf.load(out / "config_resolved.yaml").synth)
+    assert used == saved["synth"] == to_dict(compose_cfg(out, ["experiment=model_a"]).synth)
 
 
-def test_model_b_smoke_run(tmp_path, data_root):
-    metrics = train(compose_cfg(tmp_path, ["experiment=model_b", "evaluate_after_fit=false"]))
+def test_model_b_smoke_run(smoke_runs):
+    metrics = smoke_runs["model_b"]["metrics"]
     assert metrics["train_source"] == "real" and "val_real/dice_mean" in metrics["validation"]
-    assert "val_synth/dice_mean" not in metrics["validation"]
+    assert "val_synth/dice_mean" not in metrics["validation"] and metrics["monitor"] == "val_real/dice_mean"
 
 
 class CaptureBatches(pl.Callback):
@@ -72,6 +69,7 @@ def test_real_batch_is_refused_by_model_a(tmp_path, data_root):
         module.training_step(real, 0)
 
 
+@pytest.mark.slow
 def test_multirun_subprocess(tmp_path, data_root):
     sweep = tmp_path / "sweep"
     cmd = [sys.executable, "run.py", "-m", "trainer=smoke", "evaluate_after_fit=false", "seed=0,1",

@@ -1,1 +1,1 @@
-"""Data: readers (PNG folders, SPIDER .mha), preprocessing, caching, splits, datasets, DataModules."""
+"""Data: readers (PNG folders, SPIDER .mha), sagittal orientation, preprocessing, cache, catalogue + splits, datasets."""

@@ -16,14 +16,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from spine_synthseg.data.instances import connected_component_instances, relabel_values
-from spine_synthseg.data.records import DataError, SliceRecord
+from spine_synthseg.data.records import SliceRecord
+from spine_synthseg.errors import DataError
+from spine_synthseg.labels import connected_component_instances, relabel_values
 from spine_synthseg.structures import FOREGROUND, STRUCTURES
 
 log = logging.getLogger(__name__)
 
 
-def _load_json(root: Path) -> dict:
+def load_dataset_json(root: Path) -> dict:
+    """The folder's ``dataset.json`` as a dict; a missing folder, file or bad JSON is a DataError naming it."""
     path = root / "dataset.json"
     if not root.is_dir():
         raise DataError(
@@ -60,7 +62,13 @@ def value_to_structure(meta: dict, json_path: Path) -> dict[int, int]:
     return table
 
 
-def _spacings(meta: dict, names: list[str], json_path: Path) -> dict[str, float]:
+def pixel_spacings(meta: dict, names: list[str], json_path: Path) -> dict[str, tuple[float, float]]:
+    """(row, col) pixel spacing in mm of each file name, from ``pixel_spacing_mm`` in `meta` (one number, or one
+    per file where null takes the median of the others)."""
+    return {n: (s, s) for n, s in _isotropic_spacings(meta, names, json_path).items()}
+
+
+def _isotropic_spacings(meta: dict, names: list[str], json_path: Path) -> dict[str, float]:
     spacing = meta.get("pixel_spacing_mm")
     if spacing is None:
         raise DataError(f"{json_path} has no pixel_spacing_mm; add it (one number in mm, or one per file).")
@@ -79,7 +87,8 @@ def _spacings(meta: dict, names: list[str], json_path: Path) -> dict[str, float]
     return {n: fallback if spacing[n] is None else float(spacing[n]) for n in names}
 
 
-def _read_png(path: Path) -> np.ndarray:
+def read_png(path: Path) -> np.ndarray:
+    """A PNG as a 2D array, keeping 16-bit values (colour images become 8-bit grey); unreadable: DataError."""
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("L") if im.mode not in ("L", "I", "I;16") else im)
@@ -102,7 +111,7 @@ def read_png_folder(
     Returns the records and a report dict (counts of read and skipped slices).
     """
     root = Path(root)
-    meta = _load_json(root)
+    meta = load_dataset_json(root)
     json_path = root / "dataset.json"
     table = value_to_structure(meta, json_path)
     per_level = "structure_of_value" in meta
@@ -114,7 +123,7 @@ def read_png_folder(
     images = sorted((root / "images").glob("*.png"))
     if not images:
         raise DataError(f"{root}/images has no .png files; check data.source.root.")
-    spacings = _spacings(meta, [p.name for p in images], json_path)
+    spacings = pixel_spacings(meta, [p.name for p in images], json_path)
     lut = np.zeros(max(max(table), 255) + 1, dtype=np.uint8)
     known = np.zeros_like(lut, dtype=bool)
     for value, cls in table.items():
@@ -125,7 +134,7 @@ def read_png_folder(
         mask_path = root / "masks" / img_path.name
         if not mask_path.is_file():
             raise DataError(f"{img_path} has no mask {mask_path}; add it or remove the image.")
-        image, mask = _read_png(img_path), _read_png(mask_path).astype(np.int64)
+        image, mask = read_png(img_path), read_png(mask_path).astype(np.int64)
         if image.shape != mask.shape:
             raise DataError(f"{img_path} is {image.shape} but its mask {mask_path} is {mask.shape}; they must match.")
         values = np.unique(mask)
@@ -145,13 +154,12 @@ def read_png_folder(
             not (name in unannotated_if_absent and not (structures == STRUCTURES.index(name)).any()) for name in FOREGROUND
         )
         instances = relabel_values(np.where(structures > 0, mask, 0)) if per_level else connected_component_instances(structures)
-        spacing = spacings[img_path.name]
         records.append(
             SliceRecord(
                 image=image.astype(np.float32),
                 structures=structures,
                 instances=instances,
-                spacing_mm=(spacing, spacing),
+                spacing_mm=spacings[img_path.name],
                 patient_id=match.group(1),
                 sequence=sequence,
                 source=root.name,

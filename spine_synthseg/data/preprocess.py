@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
-from spine_synthseg.data.records import DataError, SliceRecord
+from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
+from spine_synthseg.errors import DataError
+from spine_synthseg.labels import DISTANCE_BANDS_MM, background_distance_bands, background_intensity_clusters
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class PreprocessConfig:
     spacing_mm: float = 1.5
     size: tuple[int, int] = (160, 128)
     percentiles: tuple[float, float] = (0.5, 99.5)
-    distance_bands_mm: tuple[float, ...] = (6.0, 15.0, 30.0, 50.0)
+    distance_bands_mm: tuple[float, ...] = DISTANCE_BANDS_MM
     n_clusters: int = 4
 
     def __post_init__(self) -> None:
@@ -33,6 +34,11 @@ class PreprocessConfig:
         lo, hi = self.percentiles
         if not 0 <= lo < hi <= 100:
             raise DataError(f"data.preprocess.percentiles={list(self.percentiles)} must satisfy 0 <= lo < hi <= 100.")
+
+    @classmethod
+    def from_dict(cls, preprocess: dict) -> "PreprocessConfig":
+        """From a plain config dict (the ``preprocess`` node; lists become tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in preprocess.items()})
 
 
 def resample(array: np.ndarray, spacing_mm: tuple[float, float], target_mm: float, labels: bool) -> torch.Tensor:
@@ -59,24 +65,6 @@ def crop_or_pad(x: torch.Tensor, size: tuple[int, int], centre: tuple[int, int])
     r1, c1 = min(top + size[0], x.shape[0]), min(left + size[1], x.shape[1])
     out[r0 - top : r1 - top, c0 - left : c1 - left] = x[r0:r1, c0:c1]
     return out
-
-
-def background_distance_bands(structures: np.ndarray, spacing_mm: float, edges_mm: tuple[float, ...]) -> np.ndarray:
-    """Band index (0..len(edges)) of each background pixel's distance to the labelled anatomy, in mm."""
-    distance = ndimage.distance_transform_edt(structures == 0) * spacing_mm
-    return np.where(structures == 0, np.searchsorted(np.asarray(edges_mm), distance), 0).astype(np.uint8)
-
-
-def background_intensity_clusters(image: np.ndarray, structures: np.ndarray, k: int, iterations: int = 10) -> np.ndarray:
-    """1D k-means of the background intensities; clusters numbered by increasing mean (background only)."""
-    values = image[structures == 0]
-    centres = np.quantile(values, (np.arange(k) + 0.5) / k)
-    for _ in range(iterations):
-        assign = np.abs(values[:, None] - centres[None]).argmin(1)
-        centres = np.array([values[assign == j].mean() if (assign == j).any() else centres[j] for j in range(k)])
-    centres.sort()
-    labels = np.abs(image[..., None] - centres).argmin(-1)
-    return np.where(structures == 0, labels, 0).astype(np.uint8)
 
 
 def preprocess_records(records: list[SliceRecord], cfg: PreprocessConfig) -> SliceSet:

@@ -6,11 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spine_synthseg.errors import DataError
 from spine_synthseg.structures import FOREGROUND
-
-
-class DataError(ValueError):
-    """Bad input data: the message names the file and the fix."""
 
 
 @dataclass

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from spine_synthseg.data.png_folder import read_png_folder
 from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
-from spine_synthseg.data.records import DataError
 from spine_synthseg.data.slice_set import SliceSet
 from spine_synthseg.data.spider_mha import read_spider_folder
+from spine_synthseg.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,10 @@ class SourceConfig:
         if self.format not in FORMATS:
             raise DataError(f"data source format {self.format!r} is unknown; use one of {FORMATS}.")
 
-
-def parse_source(source: dict) -> SourceConfig:
-    """SourceConfig from a plain config dict (lists become tuples)."""
-    return SourceConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in source.items()})
+    @classmethod
+    def from_dict(cls, source: dict) -> "SourceConfig":
+        """From a plain config dict (a ``source`` node; lists become tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in source.items()})
 
 
 def _fingerprint(source: SourceConfig, prep: PreprocessConfig) -> str:
@@ -76,6 +76,7 @@ def load_slice_set(source: SourceConfig, prep: PreprocessConfig, cache_dir: str 
     records, report = read_records(source)
     log.info("Read %s: %s", source.root, report)
     slices = preprocess_records(records, prep)
+    slices.image = slices.image.half().float()  # the cache stores half precision: first and later runs see the same
     if cache_path is not None:
         slices.save(cache_path)
         log.info("Cached %d slices at %s", len(slices), cache_path)

@@ -1,7 +1,7 @@
 """Reader for the SPIDER release (Zenodo 10159290): ``images/<id>_<seq>.mha`` and ``masks/<id>_<seq>.mha``.
 
-The sagittal axis is found from the image direction cosines (the index axis most aligned with the
-patient's left-right axis, LPS x), never assumed; slices are returned head up, anterior left.
+Volumes are sliced sagittally by ``orientation.SagittalLayout`` (axis from the direction cosines, never assumed;
+head up, anterior left).
 SPIDER mask values: 1-25 vertebrae, 100 spinal canal, 101-125 partially visible vertebrae, 201-225 discs.
 """
 
@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from spine_synthseg.data.instances import relabel_values
-from spine_synthseg.data.records import DataError, SliceRecord
+from spine_synthseg.data.orientation import SagittalLayout
+from spine_synthseg.data.records import SliceRecord
+from spine_synthseg.errors import DataError
+from spine_synthseg.labels import relabel_values
 from spine_synthseg.structures import CANAL, DISC, VERTEBRA
 
 log = logging.getLogger(__name__)
@@ -39,50 +41,13 @@ def spider_structures(mask: np.ndarray, path: Path) -> np.ndarray:
     return structures
 
 
-def sagittal_layout(image: sitk.Image) -> tuple[int, int, int, bool, bool]:
-    """(sagittal, vertical, anteroposterior) index axes and whether to flip the vertical / AP axes.
-
-    Direction column i is the LPS direction of index axis i. The sagittal axis is the one most
-    aligned with x (left-right), vertical the one most aligned with z (inferior-superior).
-    """
-    if image.GetDimension() != 3:
-        raise DataError(f"Expected a 3D volume, got {image.GetDimension()}D.")
-    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
-    sagittal = int(np.argmax(np.abs(direction[0])))
-    rest = [a for a in range(3) if a != sagittal]
-    vertical = max(rest, key=lambda a: abs(direction[2, a]))
-    ap = next(a for a in rest if a != vertical)
-    spacing = image.GetSpacing()
-    if spacing[sagittal] < max(spacing[vertical], spacing[ap]):
-        log.debug("sagittal axis %d is not the thickest (spacing %s)", sagittal, spacing)
-    flip_vertical = direction[2, vertical] > 0  # index increasing towards superior: flip so row 0 is top
-    flip_ap = direction[1, ap] < 0  # LPS y grows posterior: columns must go anterior -> posterior
-    return sagittal, vertical, ap, flip_vertical, flip_ap
-
-
-def volume_to_slices(image: sitk.Image, mask: sitk.Image) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """Both volumes as (S, H, W) stacks of sagittal slices, head up, anterior left; spacing (H, W) in mm."""
-    sagittal, vertical, ap, flip_v, flip_ap = sagittal_layout(image)
-    order = (sagittal, vertical, ap)
-
-    def reorient(vol: sitk.Image) -> np.ndarray:
-        arr = sitk.GetArrayFromImage(vol).transpose(2, 1, 0)  # numpy (z, y, x) -> index order (x, y, z)
-        arr = arr.transpose(order)
-        if flip_v:
-            arr = arr[:, ::-1]
-        if flip_ap:
-            arr = arr[:, :, ::-1]
-        return np.ascontiguousarray(arr)
-
-    spacing = image.GetSpacing()
-    return reorient(image), reorient(mask), (float(spacing[vertical]), float(spacing[ap]))
-
-
-def _read(path: Path) -> sitk.Image:
+def read_volume(path: Path) -> sitk.Image:
+    """A volume read by SimpleITK; an unreadable file is a DataError naming it."""
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
-        raise DataError(f"Cannot read {path} ({str(err).strip().splitlines()[-1]}); replace the file.") from err
+        raise DataError(f"Cannot read {path} ({str(err).strip().splitlines()[-1]}); is it a .mha/.nii volume? "
+                        f"Replace the file.") from err
 
 
 def read_spider_folder(root: str | Path, sequence: str, max_slices_per_volume: int = 5) -> tuple[list[SliceRecord], dict]:
@@ -107,10 +72,11 @@ def read_spider_folder(root: str | Path, sequence: str, max_slices_per_volume: i
         mask_path = root / "masks" / img_path.name
         if not mask_path.is_file():
             raise DataError(f"{img_path} has no mask {mask_path}; add it or remove the image.")
-        image, mask = _read(img_path), _read(mask_path)
+        image, mask = read_volume(img_path), read_volume(mask_path)
         if image.GetSize() != mask.GetSize():
             raise DataError(f"{img_path} has size {image.GetSize()} but {mask_path} has {mask.GetSize()}; they must match.")
-        img_stack, mask_stack, spacing = volume_to_slices(image, mask)
+        layout = SagittalLayout.of(image)
+        img_stack, mask_stack, spacing = layout.to_slices(image), layout.to_slices(mask), layout.spacing_rc_mm
         structure_stack = spider_structures(mask_stack, mask_path)  # validates every label value in the volume
         labelled = [i for i in range(mask_stack.shape[0]) if (structure_stack[i] == CANAL).any()]
         if not labelled:

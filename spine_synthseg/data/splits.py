@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spine_synthseg.data.records import DataError
+from spine_synthseg.errors import DataError
 
 
 def split_patients(patient_ids: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[str]]:

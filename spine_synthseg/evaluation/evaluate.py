@@ -8,39 +8,23 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
 from spine_synthseg.config import to_dict
-from spine_synthseg.data.records import DataError
+from spine_synthseg.errors import DataError
+from spine_synthseg.evaluation.aggregation import summarise
+from spine_synthseg.evaluation.cases import EvalCase, build_cases
+from spine_synthseg.evaluation.figures import write_figures
 from spine_synthseg.evaluation.metrics import dice_per_structure, surface_metrics
-from spine_synthseg.evaluation.report import summarise, write_figures, write_summary_md
-from spine_synthseg.evaluation.test_sets import TestCase, build_test_cases
-from spine_synthseg.models.segmentation_module import SegmentationModule
+from spine_synthseg.evaluation.tables import write_summary_md
+from spine_synthseg.models.inference import load_checkpoint, segment_batch
 from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
 
 log = logging.getLogger(__name__)
 
 
-def load_model(path: str | Path, preprocess: dict) -> SegmentationModule:
-    """Load a checkpoint for inference on the CPU and check it was trained at the configured spacing / size."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Checkpoint {path} does not exist; pass evaluation.checkpoints.NAME=PATH to a .ckpt file.")
-    model = SegmentationModule.load_from_checkpoint(str(path), map_location="cpu")
-    trained = model.hparams.get("preprocess")
-    if trained and (trained["spacing_mm"] != preprocess["spacing_mm"] or list(trained["size"]) != list(preprocess["size"])):
-        raise DataError(f"{path} was trained at {trained}, but preprocess is {preprocess}; set preprocess to match.")
-    return model.eval()
-
-
-@torch.no_grad()
-def predict(model: SegmentationModule, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model(images[i : i + batch_size]).argmax(1) for i in range(0, images.shape[0], batch_size)])
-
-
-def case_rows(model_name: str, case: TestCase, pred: np.ndarray, surfaces: bool) -> list[dict]:
+def case_rows(model_name: str, case: EvalCase, pred: np.ndarray, surfaces: bool) -> list[dict]:
     """One row per image x structure with Dice and (optionally) HD95 / ASSD in mm."""
     s = case.slices
     target = s.structures.numpy()
@@ -66,13 +50,13 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str], out_dir: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ev = cfg.evaluation
-    cases, split_info = build_test_cases(cfg)
+    cases, split_info = build_cases(cfg)
     rows: list[dict] = []
     predictions: dict[tuple[str, str, str], np.ndarray] = {}
     for name, path in checkpoints.items():
-        model = load_model(path, to_dict(cfg.preprocess))
+        model = load_checkpoint(path, to_dict(cfg.preprocess))
         for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
-            pred = predict(model, case.image, int(ev.batch_size)).numpy()
+            pred = segment_batch(model, case.image, int(ev.batch_size)).numpy()
             predictions[(name, case.test, case.variant)] = pred
             rows.extend(case_rows(name, case, pred, bool(ev.surface_distance)))
     with open(out / "metrics.csv", "w", newline="") as f:

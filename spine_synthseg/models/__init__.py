@@ -1,1 +1,1 @@
-"""Models: the 2D U-Net and the LightningModule shared by Model A (synthetic) and Model B (real)."""
+"""Models: the 2D U-Net, the Dice + CE loss, LR schedules, the LightningModule and inference."""

@@ -3,42 +3,47 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics.segmentation import DiceScore
 
+from spine_synthseg.errors import ConfigError
 from spine_synthseg.models.loss import DiceCELoss
 from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
-from spine_synthseg.synthesis.sampling import ConfigError
 from spine_synthseg.visualisation import label_overlay
+
+
+def _plain(node: Mapping | None) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
 
 
 class SegmentationModule(pl.LightningModule):
     """Dice + CE training of `net`, per-structure validation Dice for each validation set.
 
-    net_config: the network's Hydra config (``_target_`` + arguments), saved in the checkpoint so that
-    ``SegmentationModule.load_from_checkpoint(path)`` needs nothing else. preprocess: the working spacing / size
-    the model was trained at (checked at evaluation).
+    net, optimizer, scheduler: Hydra config nodes (``_target_`` + arguments: conf/model, conf/optimizer,
+    conf/scheduler), saved in the checkpoint so that ``SegmentationModule.load_from_checkpoint(path)`` needs
+    nothing else. preprocess: the working spacing / size the model was trained at (``models.inference`` checks it).
     train_source: "synthetic" or "real"; a training batch whose provenance differs is an error, so no
     real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
-    schedule: cosine | poly | constant (per step, over max_steps, after warmup_steps).
     """
 
-    def __init__(self, net_config: dict, train_source: str, val_sets: list[str], lr: float = 2e-3,
-                 weight_decay: float = 1e-4, schedule: str = "cosine", warmup_steps: int = 50,
-                 max_steps: int = 1000, n_logged_images: int = 4, preprocess: dict | None = None):
+    def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping, train_source: str, val_sets: list[str],
+                 preprocess: Mapping | None = None, n_logged_images: int = 4):
         super().__init__()
         if train_source not in ("synthetic", "real"):
             raise ConfigError(f"train_source={train_source!r}; use 'synthetic' or 'real'.")
-        if schedule not in ("cosine", "poly", "constant"):
-            raise ConfigError(f"optim.schedule={schedule!r}; use cosine, poly or constant.")
-        if not 0 < lr < 1:
-            raise ConfigError(f"optim.lr={lr} is out of range (0, 1).")
-        self.save_hyperparameters()
-        self.net = instantiate(net_config)
+        net, optimizer, scheduler = _plain(net), _plain(optimizer), _plain(scheduler)
+        if not 0 < float(optimizer.get("lr", 1e-3)) < 1:
+            raise ConfigError(f"optimizer.lr={optimizer['lr']} is out of range (0, 1).")
+        self.save_hyperparameters({"net": net, "optimizer": optimizer, "scheduler": scheduler,
+                                   "train_source": train_source, "val_sets": list(val_sets),
+                                   "preprocess": _plain(preprocess), "n_logged_images": n_logged_images})
+        self.net = instantiate(net)
         self.loss = DiceCELoss()
         self.val_sets = list(val_sets)
         self.dice = nn.ModuleDict({
@@ -87,18 +92,6 @@ class SegmentationModule(pl.LightningModule):
         writer.add_image(f"{name}/examples_truth_vs_prediction", torch.cat(rows, 1), self.global_step)
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        total, warm, kind = self.hparams.max_steps, self.hparams.warmup_steps, self.hparams.schedule
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            progress = min(1.0, (step - warm) / max(1, total - warm))
-            if kind == "cosine":
-                return 0.5 * (1 + math.cos(math.pi * progress))
-            if kind == "poly":
-                return (1 - progress) ** 0.9
-            return 1.0
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        opt = instantiate(self.hparams.optimizer, params=self.parameters())
+        sched = instantiate(self.hparams.scheduler, optimizer=opt)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spine_synthseg.synthesis.sampling import ConfigError
+from spine_synthseg.errors import ConfigError
 
 NORMS = ("instance", "batch", "group", "none")
 

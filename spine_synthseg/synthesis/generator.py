@@ -1,27 +1,41 @@
 """SpineSynthGenerator: label map -> random MRI, stages in SynthSeg's order.
 
-spatial (labels, nearest) -> GMM intensities per instance -> bias field -> normalise + gamma ->
-noise / motion artifacts -> resolution (blur 0.75 r, down, up). Every stage samples its parameters
-with the given torch.Generator and applies them deterministically; tensors stay on the input's device.
+  spatial (labels, nearest) -> background partition -> GMM intensities per label -> bias field ->
+  normalise + gamma -> noise -> motion -> resolution (blur sigma = 0.75 r, down, up)
+
+Each stage follows ``stage.Stage``: it samples its parameters with the caller's torch.Generator and applies
+them deterministically; a disabled stage draws nothing. Tensors stay on the input's device. Labels stay at the
+working resolution: only the image is degraded.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
 
-from spine_synthseg.data.instances import connected_component_instances
-from spine_synthseg.data.preprocess import PreprocessConfig, background_distance_bands
-from spine_synthseg.synthesis.artifacts import RandomMotion, RandomNoise
+from spine_synthseg.errors import ConfigError
+from spine_synthseg.labels import background_distance_bands, connected_component_instances
+from spine_synthseg.synthesis.background import BackgroundPartition
 from spine_synthseg.synthesis.bias import RandomBiasField
-from spine_synthseg.synthesis.contrast import RandomGMM
-from spine_synthseg.synthesis.intensity import RandomGamma, minmax
+from spine_synthseg.synthesis.gamma import RandomGamma, minmax
+from spine_synthseg.synthesis.gmm import RandomGMM, generation_labels
+from spine_synthseg.synthesis.motion import RandomMotion
+from spine_synthseg.synthesis.noise import RandomNoise
 from spine_synthseg.synthesis.resolution import RandomResolution
 from spine_synthseg.synthesis.spatial import RandomSpatial
-from spine_synthseg.synthesis.strength import apply_strength
+
+# stage name (= config key under `synth`) -> default class, in application order
+STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "contrast": RandomGMM,
+          "bias": RandomBiasField, "gamma": RandomGamma, "noise": RandomNoise, "motion": RandomMotion,
+          "resolution": RandomResolution}
+LABEL_KEYS = ("structures", "instances", "bg_distance", "bg_clusters")
 
 
 @dataclass
@@ -31,26 +45,47 @@ class SynthOutput:
 
 
 class SpineSynthGenerator:
-    """Build from a config mapping with keys spatial, contrast, background, intensity, artifact, resolution
-    (the Hydra groups of the same names), spacing_mm, size, and optional strength (0-1, overrides the presets;
-    see strength.py). Missing keys take the stage defaults.
+    """The stages, each built from its config node (``conf/<group>/*.yaml``, keys = constructor arguments).
+
+    With Hydra: ``hydra.utils.instantiate(cfg.synth)``. Without: ``SpineSynthGenerator.from_config({...})``.
+    spacing_mm: the working pixel spacing (mm) of the label maps.
     """
 
-    def __init__(self, config: dict[str, Any] | None = None):
-        cfg = apply_strength(dict(config or {}))
-        spacing, size = float(cfg.get("spacing_mm", 1.5)), tuple(cfg.get("size", (160, 128)))
-        art = dict(cfg.get("artifact") or {})
-        bg = dict(cfg.get("background") or {})
-        self.spatial = RandomSpatial(**dict(cfg.get("spatial") or {}), spacing_mm=spacing, size=size)
-        self.gmm = RandomGMM(**dict(cfg.get("contrast") or {}), background_mode=bg.get("mode", "distance_random"),
-                             n_random=bg.get("n_random", 3))
-        self.bias = RandomBiasField(art.get("bias_std", 0.5), art.get("bias_grid", 4))
-        self.gamma = RandomGamma(**dict(cfg.get("intensity") or {}))
-        self.noise = RandomNoise(art.get("noise_std", 0.05), art.get("rician_prob", 0.5))
-        self.motion = RandomMotion(art.get("motion_prob", 0.3), art.get("motion_max_shift_mm", 5.0),
-                                   art.get("motion_max_events", 3), spacing)
-        self.resolution = RandomResolution(**dict(cfg.get("resolution") or {}), spacing_mm=spacing)
-        self.spacing_mm, self.size, self.config = spacing, size, cfg
+    def __init__(self, spatial: RandomSpatial | None = None, background: BackgroundPartition | None = None,
+                 contrast: RandomGMM | None = None, bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
+                 noise: RandomNoise | None = None, motion: RandomMotion | None = None,
+                 resolution: RandomResolution | None = None, spacing_mm: float = 1.5):
+        self.spacing_mm = float(spacing_mm)
+        self.spatial = spatial or RandomSpatial(spacing_mm=self.spacing_mm)
+        self.background = background or BackgroundPartition()
+        self.contrast = copy.copy(contrast or RandomGMM())
+        self.contrast.n_background = self.background.n_regions  # generation labels: background regions first
+        self.image_stages = [bias or RandomBiasField(), gamma or RandomGamma(), noise or RandomNoise(),
+                             motion or RandomMotion(spacing_mm=self.spacing_mm),
+                             resolution or RandomResolution(spacing_mm=self.spacing_mm)]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None = None, spacing_mm: float = 1.5) -> "SpineSynthGenerator":
+        """From a plain mapping {stage name: constructor arguments}, e.g. {"contrast": {"t2_weight": [1, 1]}}.
+
+        A node with ``_target_`` is instantiated by Hydra; otherwise the default class of that stage is used.
+        spacing_mm is passed to every stage that takes it and whose node does not set it.
+        """
+        config = dict(config or {})
+        unknown = set(config) - set(STAGES) - {"_target_", "spacing_mm"}
+        if unknown:
+            raise ConfigError(f"synth has unknown stages {sorted(unknown)}; use {list(STAGES)}.")
+        spacing_mm = float(config.get("spacing_mm", spacing_mm))
+        stages = {}
+        for name, default in STAGES.items():
+            node = dict(config.get(name) or {})
+            if "_target_" in node:
+                stages[name] = instantiate(node)
+                continue
+            if "spacing_mm" in inspect.signature(default).parameters:
+                node.setdefault("spacing_mm", spacing_mm)
+            stages[name] = default(**node)
+        return cls(**stages, spacing_mm=spacing_mm)
 
     @torch.no_grad()
     def generate_batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> SynthOutput:
@@ -62,29 +97,25 @@ class SpineSynthGenerator:
         if "image" in batch:
             raise RuntimeError("generate_batch got a batch with an image: the generator must only see label maps.")
         s = batch["structures"]
-        b, dev = s.shape[0], s.device
-        names = [k for k in ("structures", "instances", "bg_distance", "bg_clusters") if k in batch]
+        b, size, dev = s.shape[0], tuple(s.shape[-2:]), s.device
         if self.spatial.enabled:
-            stacked = torch.stack([batch[k] for k in names], 1)
-            deformed = self.spatial.apply(self.spatial.sample(b, generator, dev, s.shape[-2:]), stacked)
+            names = [k for k in LABEL_KEYS if k in batch]
+            params = self.spatial.sample(b, size, generator, dev)
+            deformed = self.spatial.apply(params, torch.stack([batch[k] for k in names], 1))
             batch = {k: deformed[:, i] for i, k in enumerate(names)}
-        regions = self.gmm.background_regions(batch, generator)
-        labels, tissue = self.gmm.generation_labels(batch, regions)
-        image = self.gmm.apply(self.gmm.sample(tissue, generator), labels, generator)
-        if self.bias.max_std > 0:
-            image = self.bias.apply(self.bias.sample(b, generator, dev), image)
-        image = self.gamma.apply(self.gamma.sample(b, generator, dev), image)
-        if self.noise.max_std > 0:
-            image = self.noise.apply(self.noise.sample(b, generator, dev), image, generator)
-        if self.motion.prob > 0 and self.motion.max_shift_mm > 0:
-            image = self.motion.apply(self.motion.sample(b, image.shape[-2:], generator, dev), image)
-        if self.resolution.prob > 0:
-            image = self.resolution.apply(self.resolution.sample(b, generator, dev), image, generator)
+        regions = self.background.apply(self.background.sample(b, size, generator, dev), batch)
+        labels = generation_labels(batch["structures"], batch["instances"], regions, self.background.n_regions,
+                                   self.contrast.max_instances)
+        image = self.contrast.apply(self.contrast.sample(b, size, generator, dev), labels, generator)
+        for stage in self.image_stages:
+            if stage.enabled:
+                image = stage.apply(stage.sample(b, size, generator, dev), image, generator)
         return SynthOutput(image=minmax(image), structures=batch["structures"])
 
     def generate_synthetic_mri(self, label_map, generator: torch.Generator | None = None,
                                instances=None) -> torch.Tensor:
-        """One random MRI (H, W) in [0, 1] from a 2D structure label map (values 0-3, numpy or torch).
+        """One random MRI (H, W) in [0, 1] from a 2D structure label map (values 0-3, numpy or torch) at
+        ``spacing_mm``.
 
         instances: optional (H, W) instance ids; by default each connected component is one instance.
         The background distance bands are computed here on the CPU (the batched path takes them precomputed).
@@ -100,8 +131,7 @@ class SpineSynthGenerator:
         batch = {
             "structures": labels.long()[None],
             "instances": torch.as_tensor(inst).long()[None],
-            "bg_distance": torch.from_numpy(background_distance_bands(s_np, self.spacing_mm, PreprocessConfig.distance_bands_mm))
-            .long()[None],
+            "bg_distance": torch.from_numpy(background_distance_bands(s_np, self.spacing_mm)).long()[None],
             "bg_clusters": torch.zeros_like(labels).long()[None],
         }
         batch = {k: v.to(device) for k, v in batch.items()}

@@ -14,7 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from spine_synthseg.synthesis.sampling import ConfigError, check_range, normal, uniform
+from spine_synthseg.errors import ConfigError
+from spine_synthseg.synthesis.sampling import check_range, normal, uniform
 
 
 def gaussian_blur(image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -103,7 +104,11 @@ class RandomResolution:
             raise ConfigError(f"synth.resolution.aniso_axis={aniso_axis!r}; use random, rows or cols.")
         self.aniso_axis = aniso_axis
 
-    def sample(self, batch: int, generator=None, device="cpu") -> dict[str, torch.Tensor]:
+    @property
+    def enabled(self) -> bool:
+        return self.prob > 0
+
+    def sample(self, batch: int, size: tuple[int, int], generator=None, device="cpu") -> dict[str, torch.Tensor]:
         w = self.working
         iso = uniform(w, self.max_iso, (batch, 1), generator, device).expand(batch, 2)
         thick = uniform(w, self.max_aniso, (batch,), generator, device)

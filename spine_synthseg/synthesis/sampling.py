@@ -1,4 +1,4 @@
-"""Range validation and per-call random sampling shared by the synthesis stages."""
+"""Range validation and per-call random sampling shared by the synthesis stages (and real-image augmentation)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-
-class ConfigError(ValueError):
-    """A configuration value out of its valid range; the message names the key and the range."""
+from spine_synthseg.errors import ConfigError
 
 
 def check_range(key: str, value: float, lo: float, hi: float) -> float:
@@ -32,4 +30,5 @@ def uniform(lo, hi, shape, generator: torch.Generator | None, device) -> torch.T
 
 
 def normal(shape, generator: torch.Generator | None, device) -> torch.Tensor:
+    """N(0, 1) samples of `shape`."""
     return torch.randn(shape, generator=generator, device=device)

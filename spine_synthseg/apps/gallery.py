@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from spine_synthseg.config import to_dict  # noqa: E402
-from spine_synthseg.data.datamodules import load_splits  # noqa: E402
+from spine_synthseg.data.catalog import load_splits  # noqa: E402
 from spine_synthseg.data.datasets import stack_label_maps  # noqa: E402
 from spine_synthseg.evaluation.perturbations import resolution_degradation  # noqa: E402
 from spine_synthseg.synthesis.generator import SpineSynthGenerator  # noqa: E402
@@ -22,7 +22,8 @@ from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-NO_ARTIFACTS = {"bias_std": 0.0, "noise_std": 0.0, "motion_prob": 0.0}
+NO_BIAS, NO_NOISE, NO_MOTION = {"bias": {"max_std": 0.0}}, {"noise": {"max_std": 0.0}}, {"motion": {"prob": 0.0}}
+NO_ARTIFACTS = {**NO_BIAS, **NO_NOISE, **NO_MOTION}
 NATIVE = {"prob": 0.0}
 T1 = {"t2_weight": [0.0, 0.0], "uniform_mix": [0.0, 0.0]}
 T2 = {"t2_weight": [1.0, 1.0], "uniform_mix": [0.0, 0.0]}
@@ -31,28 +32,26 @@ FULL = {"t2_weight": [0.0, 1.0], "uniform_mix": [1.0, 1.0]}
 
 def gallery_panels() -> list[tuple[str, dict]]:
     """(title, generator overrides) for each synthetic panel drawn with its own seed."""
-    panels = [(f"T1-like (seed {i})", {"contrast": T1, "artifact": NO_ARTIFACTS, "resolution": NATIVE}) for i in range(2)]
-    panels += [(f"T2-like (seed {i})", {"contrast": T2, "artifact": NO_ARTIFACTS, "resolution": NATIVE}) for i in range(2)]
-    panels += [(f"full spectrum (seed {i})", {"contrast": FULL, "artifact": NO_ARTIFACTS, "resolution": NATIVE}) for i in range(2)]
-    panels += [("T2-like + bias", {"contrast": T2, "artifact": {**NO_ARTIFACTS, "bias_std": 0.8}, "resolution": NATIVE}),
-               ("T2-like + Rician noise", {"contrast": T2, "artifact": {**NO_ARTIFACTS, "noise_std": 0.1, "rician_prob": 1.0},
-                                           "resolution": NATIVE}),
-               ("T2-like + motion", {"contrast": T2, "artifact": {**NO_ARTIFACTS, "motion_prob": 1.0,
-                                                                   "motion_max_shift_mm": 8.0}, "resolution": NATIVE}),
-               ("T2-like, all artifacts", {"contrast": T2, "artifact": {"bias_std": 0.5, "noise_std": 0.05, "motion_prob": 1.0},
-                                           "resolution": NATIVE})]
+    clean = {**NO_ARTIFACTS, "resolution": NATIVE}
+    panels = [(f"{name} (seed {i})", {"contrast": prior, **clean})
+              for name, prior in (("T1-like", T1), ("T2-like", T2), ("full spectrum", FULL)) for i in range(2)]
+    panels += [("T2-like + bias", {**clean, "contrast": T2, "bias": {"max_std": 0.8}}),
+               ("T2-like + Rician noise", {**clean, "contrast": T2, "noise": {"max_std": 0.1, "rician_prob": 1.0}}),
+               ("T2-like + motion", {**clean, "contrast": T2, "motion": {"prob": 1.0, "max_shift_mm": 8.0}}),
+               ("T2-like, all artifacts", {"contrast": T2, "bias": {"max_std": 0.5}, "noise": {"max_std": 0.05},
+                                           "motion": {"prob": 1.0}, "resolution": NATIVE})]
     return panels
 
 
 RESOLUTIONS = ((2.0, False), (3.0, False), (4.0, False), (6.0, True))
 
 
-def make_gallery(labels: dict[str, torch.Tensor], real_image: torch.Tensor, spacing_mm: float, size, spatial: dict,
+def make_gallery(labels: dict[str, torch.Tensor], real_image: torch.Tensor, spacing_mm: float, spatial: dict,
                  path: Path, seed: int = 0) -> Path:
     """Write the gallery PNG for one label map (a batch of 1 from stack_label_maps) and its real image."""
     images = []
     for i, (title, overrides) in enumerate(gallery_panels()):
-        gen = SpineSynthGenerator({"spatial": spatial, **overrides, "spacing_mm": spacing_mm, "size": size})
+        gen = SpineSynthGenerator.from_config({"spatial": spatial, **overrides}, spacing_mm=spacing_mm)
         images.append((title, gen.generate_batch(labels, torch.Generator().manual_seed(seed + i)).image[0, 0]))
     # one T2-like image, then the same image acquired at coarser spacings (same operator as the evaluation)
     native = images[2][1][None, None]
@@ -88,7 +87,6 @@ def gallery_from_config(cfg: DictConfig, index: int = 0) -> Path:
     train = slices.of_patients(splits["train"])
     i = len(train) // 2 + index
     path = make_gallery(stack_label_maps(train, [i]), train.image[i], float(cfg.preprocess.spacing_mm),
-                        tuple(cfg.preprocess.size), to_dict(cfg.synth.spatial), Path(cfg.paths.output_dir) / "gallery.png",
-                        int(cfg.seed))
+                        to_dict(cfg.synth.spatial), Path(cfg.paths.output_dir) / "gallery.png", int(cfg.seed))
     log.info("gallery written to %s", path)
     return path

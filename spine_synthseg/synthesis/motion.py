@@ -1,4 +1,4 @@
-"""Stage 5: acquisition artifacts: Gaussian / Rician noise and k-space motion ghosting."""
+"""Stage 5b: rigid in-plane motion during a sequential acquisition, simulated in k-space (ghosting, not blur)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from spine_synthseg.synthesis.sampling import check_range, normal, uniform
-
-
-@dataclass
-class NoiseParams:
-    std: torch.Tensor  # (B, 1, 1, 1)
-    rician: torch.Tensor  # (B, 1, 1, 1) bool
-
-
-class RandomNoise:
-    """Additive noise with std ~ U(0, max_std) in [0, 1] image units (0-0.5; 0 disables).
-
-    Gaussian: x + n. Rician (magnitude of complex Gaussian noise, with probability rician_prob):
-    sqrt((x + n1)^2 + n2^2), n1, n2 ~ N(0, std^2).
-    """
-
-    def __init__(self, max_std: float = 0.05, rician_prob: float = 0.5):
-        self.max_std = check_range("synth.artifact.noise_std", max_std, 0, 0.5)
-        self.rician_prob = check_range("synth.artifact.rician_prob", rician_prob, 0, 1)
-
-    def sample(self, batch: int, generator=None, device="cpu") -> NoiseParams:
-        return NoiseParams(
-            std=uniform(0.0, self.max_std, (batch, 1, 1, 1), generator, device),
-            rician=torch.rand((batch, 1, 1, 1), generator=generator, device=device) < self.rician_prob,
-        )
-
-    @staticmethod
-    def apply(params: NoiseParams, image: torch.Tensor, generator=None) -> torch.Tensor:
-        n1 = params.std * normal(image.shape, generator, image.device)
-        n2 = params.std * normal(image.shape, generator, image.device)
-        return torch.where(params.rician, torch.sqrt((image + n1) ** 2 + n2**2), image + n1)
+from spine_synthseg.synthesis.sampling import check_range, uniform
 
 
 @dataclass
@@ -60,10 +30,14 @@ class RandomMotion:
     """
 
     def __init__(self, prob: float = 0.3, max_shift_mm: float = 5.0, max_events: int = 3, spacing_mm: float = 1.5):
-        self.prob = check_range("synth.artifact.motion_prob", prob, 0, 1)
-        self.max_shift_mm = check_range("synth.artifact.motion_max_shift_mm", max_shift_mm, 0, 30)
-        self.max_events = int(check_range("synth.artifact.motion_max_events", max_events, 1, 10))
+        self.prob = check_range("synth.motion.prob", prob, 0, 1)
+        self.max_shift_mm = check_range("synth.motion.max_shift_mm", max_shift_mm, 0, 30)
+        self.max_events = int(check_range("synth.motion.max_events", max_events, 1, 10))
         self.spacing_mm = spacing_mm
+
+    @property
+    def enabled(self) -> bool:
+        return self.prob > 0 and self.max_shift_mm > 0
 
     def _line_shifts(self, batch, n_lines, active, generator, device) -> torch.Tensor:
         e = self.max_events
@@ -86,7 +60,7 @@ class RandomMotion:
         )
 
     @staticmethod
-    def apply(params: MotionParams, image: torch.Tensor) -> torch.Tensor:
+    def apply(params: MotionParams, image: torch.Tensor, generator=None) -> torch.Tensor:
         idx = params.active.nonzero().flatten()
         if idx.numel() == 0:
             return image

@@ -1,4 +1,4 @@
-"""Stage 4: min-max normalisation to [0, 1] and gamma, x' = x ** exp(g), g ~ N(0, gamma_std^2)."""
+"""Stage 4: min-max normalisation to [0, 1], then gamma: x' = minmax(x) ** exp(g), g ~ N(0, gamma_std^2)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,18 @@ def minmax(image: torch.Tensor) -> torch.Tensor:
 
 
 class RandomGamma:
-    """gamma_std: std of log(gamma) (0-1; 0 disables)."""
+    """gamma_std: std of log(gamma) (0-1). Always enabled: gamma_std 0 still normalises to [0, 1]."""
 
     def __init__(self, gamma_std: float = 0.3):
-        self.gamma_std = check_range("synth.intensity.gamma_std", gamma_std, 0, 1)
+        self.gamma_std = check_range("synth.gamma.gamma_std", gamma_std, 0, 1)
 
-    def sample(self, batch: int, generator=None, device="cpu") -> torch.Tensor:
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def sample(self, batch: int, size: tuple[int, int], generator=None, device="cpu") -> torch.Tensor:
         return torch.exp(self.gamma_std * normal((batch, 1, 1, 1), generator, device))
 
     @staticmethod
-    def apply(gamma: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    def apply(gamma: torch.Tensor, image: torch.Tensor, generator=None) -> torch.Tensor:
         return minmax(image).clamp_min(0) ** gamma

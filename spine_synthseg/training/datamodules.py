@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from spine_synthseg.data.catalog import load_splits
 from spine_synthseg.data.datasets import LabelMapDataset, RealSliceDataset, labels_only_batch, stack_label_maps
-from spine_synthseg.data.preprocess import PreprocessConfig
-from spine_synthseg.data.slice_set import SliceSet
-from spine_synthseg.data.sources import load_slice_set, parse_source
-from spine_synthseg.data.splits import save_splits, split_patients
-from spine_synthseg.synthesis import SpineSynthGenerator
+from spine_synthseg.data.splits import save_splits
+from spine_synthseg.errors import ConfigError
+from spine_synthseg.synthesis.generator import SpineSynthGenerator
 from spine_synthseg.synthesis.spatial import RandomSpatial
 
 log = logging.getLogger(__name__)
-
-
-def parse_preprocess(preprocess: dict) -> PreprocessConfig:
-    """PreprocessConfig from a plain config dict (lists become tuples)."""
-    return PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in preprocess.items()})
-
-
-def load_splits(source: dict, preprocess: dict, split: dict, cache_dir: str | None) -> tuple[SliceSet, dict[str, list[str]]]:
-    """The preprocessed source and its patient-level split (deterministic in split.seed)."""
-    prep = parse_preprocess(preprocess)
-    slices = load_slice_set(parse_source(source), prep, cache_dir)
-    return slices, split_patients(slices.patient_ids, dict(split["fractions"]), int(split["seed"]))
 
 
 class _TensorDictDataset(Dataset):
@@ -47,16 +33,21 @@ class _TensorDictDataset(Dataset):
 class SpineDataModule(pl.LightningDataModule):
     """Shared loading, splitting and validation data. Subclasses choose what a training batch holds.
 
-    source / preprocess / split: see conf/data. output_dir: where splits.json is written.
+    source / preprocess / split: see conf/data. output_dir: where splits.json is written. monitor: the
+    validation metric that selects this model's checkpoint (one of ``val_sets``).
     """
 
     val_sets: list[str] = ["val_real"]
 
     def __init__(self, source: dict, preprocess: dict, split: dict, cache_dir: str | None, output_dir: str,
-                 batch_size: int = 8, num_workers: int = 0, seed: int = 0, **_: Any):
+                 batch_size: int = 8, num_workers: int = 0, seed: int = 0, monitor: str = "val_real/dice_mean"):
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"data.batch_size={batch_size} must be >= 1.")
+            raise ConfigError(f"data.batch_size={batch_size} must be >= 1.")
+        if monitor.split("/")[0] not in self.val_sets:
+            raise ConfigError(f"data.monitor={monitor!r} names no validation set of this model; use one of "
+                              f"{[v + '/dice_mean' for v in self.val_sets]}.")
+        self.monitor = monitor
         self.source, self.preprocess, self.split = dict(source), dict(preprocess), dict(split)
         self.cache_dir, self.output_dir = cache_dir, Path(output_dir)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
@@ -91,18 +82,15 @@ class SpineDataModule(pl.LightningDataModule):
 
 
 class RealDataModule(SpineDataModule):
-    """Model B: real training images, optionally with the same spatial deformation as Model A (no intensity aug)."""
+    """Model B: real training images, optionally with the same spatial deformation as Model A (no intensity aug).
+
+    augment_spatial: a RandomSpatial (``${synth.spatial}``) or None."""
 
     train_source = "real"
 
-    def __init__(self, *args, augment_spatial: dict | None = None, **kwargs):
+    def __init__(self, *args, augment_spatial: RandomSpatial | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.augment_spatial = dict(augment_spatial or {})
-
-    def setup(self, stage: str | None = None) -> None:
-        super().setup(stage)
-        p = parse_preprocess(self.preprocess)
-        self.spatial = RandomSpatial(**self.augment_spatial, spacing_mm=p.spacing_mm, size=p.size) if self.augment_spatial else None
+        self.spatial = augment_spatial
 
     def train_dataloader(self):
         return self._loader(RealSliceDataset(self.train_slices), shuffle=True)
@@ -113,7 +101,7 @@ class RealDataModule(SpineDataModule):
         batch = {**batch, "synthetic": False}
         if self.spatial is not None and self.spatial.enabled:
             image, labels = batch["image"], batch["structures"]
-            params = self.spatial.sample(image.shape[0], self.rng(image.device), image.device, image.shape[-2:])
+            params = self.spatial.sample(image.shape[0], tuple(image.shape[-2:]), self.rng(image.device), image.device)
             batch["image"] = self.spatial.apply_image(params, image)
             batch["structures"] = self.spatial.apply(params, labels[:, None])[:, 0]
         return batch
@@ -122,15 +110,18 @@ class RealDataModule(SpineDataModule):
 class SynthDataModule(SpineDataModule):
     """Model A: training batches are label maps of the training patients, turned into synthetic images on the
     batch's device by SpineSynthGenerator (``on_after_batch_transfer``). Validation: a fixed-seed synthetic set
-    (val_synth) and the real validation patients (val_real), logged separately."""
+    (val_synth, n_synth_val images drawn with val_seed) and the real validation patients (val_real), logged
+    separately."""
 
     val_sets = ["val_synth", "val_real"]
     train_source = "synthetic"
 
-    def __init__(self, *args, synth: dict | None = None, n_synth_val: int = 64, val_seed: int = 12345, **kwargs):
+    def __init__(self, *args, generator: SpineSynthGenerator, n_synth_val: int = 64, val_seed: int = 12345, **kwargs):
         super().__init__(*args, **kwargs)
-        p = parse_preprocess(self.preprocess)
-        self.generator = SpineSynthGenerator({**dict(synth or {}), "spacing_mm": p.spacing_mm, "size": p.size})
+        if float(generator.spacing_mm) != float(self.preprocess["spacing_mm"]):
+            raise ConfigError(f"synth.spacing_mm={generator.spacing_mm} differs from preprocess.spacing_mm="
+                              f"{self.preprocess['spacing_mm']}; leave it as ${{preprocess.spacing_mm}}.")
+        self.generator = generator
         self.n_synth_val, self.val_seed = n_synth_val, val_seed
 
     def setup(self, stage: str | None = None) -> None:

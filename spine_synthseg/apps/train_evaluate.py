@@ -1,0 +1,21 @@
+"""mode=train: fit the configured model, then (``evaluate_after_fit``) run the robustness suite on its checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from spine_synthseg.evaluation.evaluate import evaluate_checkpoints
+from spine_synthseg.training.train import train
+
+
+def train_and_evaluate(cfg: DictConfig) -> dict:
+    """The run's metrics (metrics.json), with the test summary under "test" when evaluated."""
+    metrics = train(cfg)
+    if cfg.evaluate_after_fit:
+        out = Path(cfg.paths.output_dir)
+        metrics["test"] = evaluate_checkpoints(cfg, {str(cfg.run_name): out / metrics["checkpoint"]}, out / "evaluation")
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics

@@ -1,0 +1,108 @@
+"""Figures of an evaluation: Dice vs resolution, Dice per test, best / worst overlays per model and test."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from spine_synthseg.evaluation.aggregation import STRUCTURES  # noqa: E402
+from spine_synthseg.visualisation import label_overlay  # noqa: E402
+
+
+def _resolution_curve(summary: dict, path: Path) -> None:
+    agg = [r for r in summary["aggregates"] if r["test"] == "resolution"]
+    if not agg:
+        return
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
+    native = min(float(r["variant"].split("_")[1][:-2]) for r in agg)
+    for ax, s in zip(axes, STRUCTURES):
+        for mi, model in enumerate(summary["models"]):
+            for kind, style in (("iso", "-"), ("thick", "--")):
+                pts = sorted(
+                    (float(r["variant"].split("_")[1][:-2]), r["dice_mean"], r["ci_low"], r["ci_high"])
+                    for r in agg if r["model"] == model and r["structure"] == s
+                    and (r["variant"].startswith(kind) or float(r["variant"].split("_")[1][:-2]) == native)
+                )
+                if not pts:
+                    continue
+                x, m, lo, hi = map(np.array, zip(*pts))
+                ax.plot(x, m, style, marker="o", color=f"C{mi}", label=f"{model} ({kind})")
+                ax.fill_between(x, lo, hi, color=f"C{mi}", alpha=0.12)
+        ax.set_title(s)
+        ax.set_xlabel("acquisition spacing (mm)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Dice")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle("Dice vs resolution (iso: both axes; thick: superior-inferior only)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _bar_chart(summary: dict, path: Path) -> None:
+    agg = [r for r in summary["aggregates"] if r["structure"] == "mean"]
+    tests = list(dict.fromkeys(r["test"] for r in agg))
+    fig, axes = plt.subplots(1, len(tests), figsize=(4.5 * len(tests), 4), squeeze=False)
+    models = summary["models"]
+    width = 0.8 / len(models)
+    for ax, test in zip(axes[0], tests):
+        variants = list(dict.fromkeys(r["variant"] for r in agg if r["test"] == test))
+        for mi, model in enumerate(models):
+            rs = {r["variant"]: r for r in agg if r["test"] == test and r["model"] == model}
+            m = np.array([rs[v]["dice_mean"] if v in rs else np.nan for v in variants])
+            err = np.array([[m[i] - rs[v]["ci_low"], rs[v]["ci_high"] - m[i]] if v in rs else [0, 0]
+                            for i, v in enumerate(variants)]).T
+            ax.bar(np.arange(len(variants)) + mi * width, m, width, yerr=err, capsize=2, label=model, color=f"C{mi}")
+        ax.set_xticks(np.arange(len(variants)) + width * (len(models) - 1) / 2)
+        ax.set_xticklabels(variants, rotation=45, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(test)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("mean Dice (vertebra, disc, canal)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _overlays(rows, cases, predictions, models, out: Path, n: int) -> None:
+    """Per model and test family: the n best and n worst images by mean Dice (image | truth | prediction)."""
+    per_image = defaultdict(list)
+    for r in rows:
+        if not np.isnan(r["dice"]):
+            per_image[(r["model"], r["test"], r["variant"], r["image"])].append(r["dice"])
+    by_case = {(c.test, c.variant): c for c in cases}
+    for model in models:
+        for test in dict.fromkeys(c.test for c in cases):
+            scored = sorted((float(np.mean(v)), k[2], k[3]) for k, v in per_image.items() if k[0] == model and k[1] == test)
+            if not scored:
+                continue
+            picks = [("worst", s) for s in scored[:n]] + [("best", s) for s in scored[::-1][:n]]
+            fig, axes = plt.subplots(len(picks), 3, figsize=(6.6, 2.9 * len(picks)))
+            for row, (tag, (score, variant, image)) in zip(np.atleast_2d(axes), picks):
+                case = by_case[(test, variant)]
+                i = case.slices.names.index(image)
+                img = case.image[i, 0]
+                pred = torch.from_numpy(predictions[(model, test, variant)][i])
+                panels = (img.expand(3, *img.shape), label_overlay(img, case.slices.structures[i]), label_overlay(img, pred))
+                for ax, panel, title in zip(row, panels, ("image", "truth", f"{model}: Dice {score:.2f}")):
+                    ax.imshow(panel.permute(1, 2, 0).numpy())
+                    ax.set_title(title if title != "image" else f"{tag}: {variant}\n{image}", fontsize=8)
+                    ax.axis("off")
+            fig.tight_layout()
+            fig.savefig(out / f"overlays_{model}_{test}.png", dpi=90)
+            plt.close(fig)
+
+
+def write_figures(summary, rows, cases, predictions, out: Path, n_overlays: int) -> None:
+    _resolution_curve(summary, out / "dice_vs_resolution.png")
+    _bar_chart(summary, out / "dice_per_test.png")
+    if n_overlays > 0:
+        _overlays(rows, cases, predictions, summary["models"], out, n_overlays)

@@ -1,0 +1,54 @@
+"""Label-map utilities shared by the readers, preprocessing and the generator (numpy, one 2D slice).
+
+Instances: per-level ids where a mask has levels, 4-connected components where it does not.
+Background partitions: bands of distance (mm) to the labelled anatomy, and 1D k-means clusters of the
+real background intensity (used only by the disclosed ``background=real_clusters`` variant).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from spine_synthseg.structures import NUM_CLASSES
+
+DISTANCE_BANDS_MM = (6.0, 15.0, 30.0, 50.0)  # edges of the background distance bands: 5 bands
+
+
+def connected_component_instances(structures: np.ndarray) -> np.ndarray:
+    """Instance ids (1..K, 0 = background) from the 4-connected components of each structure."""
+    instances = np.zeros(structures.shape, dtype=np.int32)
+    next_id = 1
+    for cls in range(1, NUM_CLASSES):
+        components, count = ndimage.label(structures == cls)
+        if count:
+            mask = components > 0
+            instances[mask] = components[mask] + next_id - 1
+            next_id += count
+    return instances
+
+
+def relabel_values(values: np.ndarray) -> np.ndarray:
+    """Map arbitrary per-level label values to consecutive instance ids 1..K (0 stays background)."""
+    uniques, inverse = np.unique(values, return_inverse=True)
+    ids = np.arange(len(uniques), dtype=np.int32) + (0 if uniques[0] == 0 else 1)
+    return ids[inverse].reshape(values.shape).astype(np.int32)
+
+
+def background_distance_bands(structures: np.ndarray, spacing_mm: float,
+                              edges_mm: tuple[float, ...] = DISTANCE_BANDS_MM) -> np.ndarray:
+    """Band index (0..len(edges)) of each background pixel's distance (mm) to the labelled anatomy; 0 elsewhere."""
+    distance = ndimage.distance_transform_edt(structures == 0) * spacing_mm
+    return np.where(structures == 0, np.searchsorted(np.asarray(edges_mm), distance), 0).astype(np.uint8)
+
+
+def background_intensity_clusters(image: np.ndarray, structures: np.ndarray, k: int, iterations: int = 10) -> np.ndarray:
+    """1D k-means of the background intensities; clusters numbered by increasing mean (background only)."""
+    values = image[structures == 0]
+    centres = np.quantile(values, (np.arange(k) + 0.5) / k)
+    for _ in range(iterations):
+        assign = np.abs(values[:, None] - centres[None]).argmin(1)
+        centres = np.array([values[assign == j].mean() if (assign == j).any() else centres[j] for j in range(k)])
+    centres.sort()
+    labels = np.abs(image[..., None] - centres).argmin(-1)
+    return np.where(structures == 0, labels, 0).astype(np.uint8)

@@ -1,0 +1,45 @@
+"""Learning-rate schedules per optimisation step: linear warm-up, then a decay over the rest of training.
+
+  factor(t) = (t + 1) / W                          for t < W (warm-up)
+  factor(t) = 0.5 (1 + cos(pi p))   (cosine)        p = (t - W) / (T - W), clipped to [0, 1]
+            = (1 - p) ** 0.9        (poly, nnU-Net)
+            = 1                     (constant)
+with W = warmup_steps and T = total_steps. The learning rate is lr * factor(t).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spine_synthseg.errors import ConfigError
+
+DECAYS = ("cosine", "poly", "constant")
+
+
+class WarmupDecay:
+    """The factor above as a picklable callable (LambdaLR keeps it in checkpoints)."""
+
+    def __init__(self, warmup_steps: int, total_steps: int, decay: str):
+        if decay not in DECAYS:
+            raise ConfigError(f"scheduler.decay={decay!r}; use one of {DECAYS}.")
+        if warmup_steps < 0 or total_steps < 1:
+            raise ConfigError(f"scheduler.warmup_steps={warmup_steps} must be >= 0 and total_steps={total_steps} >= 1.")
+        self.warmup, self.total, self.decay = warmup_steps, total_steps, decay
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
+        if self.decay == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        if self.decay == "poly":
+            return (1 - progress) ** 0.9
+        return 1.0
+
+
+def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int = 50, total_steps: int = 1000,
+                    decay: str = "cosine") -> torch.optim.lr_scheduler.LambdaLR:
+    """LambdaLR with ``WarmupDecay``; step it once per optimisation step."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupDecay(int(warmup_steps), int(total_steps), decay))
