@@ -1,23 +1,52 @@
-"""Collect the default experiment into results/: across-seed tables, one seed's figures, training curves.
+"""Collect the default experiment (whole-slice protocol) into results/: the headline table over seeds with CIs
+over patients, paired differences, home-field tables, per-seed summaries and figures, training runs and timing.
 
-  python scripts/collect_default.py outputs/default results/default
+  python scripts/collect_default.py outputs/default results
+
+Per model, test and metric: each seed's per-patient values (slice -> series -> patient, as in
+spine_synthseg.evaluation.aggregation), averaged over seeds per patient; `mean` is the mean over patients of
+those seed-averaged values (= the mean over seeds of each seed's patient mean), and the 95 % CI is a percentile
+bootstrap over patients of the same values. Paired differences likewise on per-patient differences.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import sys
 from collections import defaultdict
 from datetime import datetime
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from spine_synthseg.evaluation.aggregation import METRICS, patient_values, with_sequence_groups  # noqa: E402
+from spine_synthseg.evaluation.metrics import bootstrap_ci  # noqa: E402
 from tensorboard_export import export  # noqa: E402
 
-COPY = ("summary.md", "summary.json", "metrics.csv", "dice_vs_resolution.png", "dice_per_test.png")
+MODELS = ("model_a", "model_b", "model_b_aug")
+CONFIG = {"model_a": "experiment=model_a (data=synth, trainer=cpu)", "model_b": "experiment=model_b (data=real, trainer=cpu)",
+          "model_b_aug": "experiment=model_b_aug (data=real_aug, trainer=cpu)"}
+# headline name -> (test, variant, structure, metric, metric name in the CSV)
+HEADLINE = {"space_test": ("standard", "t2_space", "mean", "dice", "dice_mean"),
+            "tse": ("protocol_shift", "t2_tse", "mean", "dice", "dice_mean"),
+            "tse_mid": ("protocol_shift", "t2_tse_mid", "mean", "dice", "dice_mean"),
+            "external_t1_like": ("external", "t1_like", "vertebral_body", "vb_dice", "vb_dice"),
+            "external_t2_like": ("external", "t2_like", "vertebral_body", "vb_dice", "vb_dice")}
+COPY = ("summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png")
+
+
+def read_rows(path: Path) -> list[dict]:
+    rows = list(csv.DictReader(open(path)))
+    for r in rows:
+        for m in METRICS:
+            r[m] = float(r[m]) if r.get(m) not in (None, "") else float("nan")
+    return rows
 
 
 def run_seconds(log: Path) -> float:
@@ -27,50 +56,84 @@ def run_seconds(log: Path) -> float:
     return (stamps[-1] - stamps[0]).total_seconds() if stamps else 0.0
 
 
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def fmt(x: float) -> str:
+    return "nan" if x != x else f"{x:.4f}"
+
+
 def main(src: Path, dst: Path) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    evals = sorted(src.glob("eval_seed*/summary.json"))
+    evals = sorted(src.glob("eval_seed*/metrics.csv"))
     if not evals:
-        raise SystemExit(f"No eval_seed*/summary.json under {src}; run scripts/run_default_experiment.sh first.")
-    per_seed = defaultdict(dict)
-    diffs = defaultdict(dict)
+        raise SystemExit(f"No eval_seed*/metrics.csv under {src}; run scripts/run_default_experiment.sh first.")
+    default = dst / "default"
+    default.mkdir(parents=True, exist_ok=True)
+    # (model, test, variant, structure, metric) -> {patient: [value per seed]}
+    per_patient: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    long_rows = []
     for path in evals:
         seed = path.parent.name.removeprefix("eval_seed")
-        summary = json.loads(path.read_text())
-        for r in summary["aggregates"]:
-            per_seed[(r["model"], r["test"], r["variant"], r["structure"])][seed] = r["dice_mean"]
-        for r in summary["paired_differences"]:
-            diffs[(r["test"], r["variant"], r["structure"])][seed] = (r["diff_mean"], r["ci_low"], r["ci_high"])
+        rows = with_sequence_groups(read_rows(path))
+        for metric in METRICS:
+            for key, patients in patient_values(rows, metric).items():
+                for p, v in patients.items():
+                    per_patient[key + (metric,)][p].append(v)
+                    long_rows.append({"seed": seed, "model": key[0], "test": key[1], "variant": key[2],
+                                      "structure": key[3], "metric": metric, "patient": p, "value": fmt(v)})
+        out = default / f"seed{seed}"
+        out.mkdir(exist_ok=True)
         for name in COPY:
-            out = dst / f"seed{seed}" / name
-            out.parent.mkdir(exist_ok=True)
-            shutil.copy(path.parent / name, out)
+            shutil.copy(path.parent / name, out / name)
         if seed == "0":
             for png in path.parent.glob("overlays_*.png"):
-                shutil.copy(png, dst / "seed0" / png.name)
-    lines = ["model,test,variant,structure,n_seeds,dice_mean_over_seeds,dice_sd_over_seeds,per_seed"]
-    for key, seeds in per_seed.items():
-        v = np.array([seeds[s] for s in sorted(seeds)])
-        lines.append(",".join(map(str, key)) + f",{len(v)},{np.nanmean(v):.4f},{np.nanstd(v, ddof=1) if len(v) > 1 else float('nan'):.4f},"
-                     + "|".join(f"{x:.4f}" for x in v))
-    (dst / "across_seeds.csv").write_text("\n".join(lines) + "\n")
-    lines = ["test,variant,structure,n_seeds,diff_mean_over_seeds,seeds_with_ci_above_0,seeds_with_ci_below_0,per_seed"]
-    for key, seeds in diffs.items():
-        v = [seeds[s] for s in sorted(seeds)]
-        lines.append(",".join(key) + f",{len(v)},{np.mean([d[0] for d in v]):.4f},{sum(d[1] > 0 for d in v)},"
-                     f"{sum(d[2] < 0 for d in v)}," + "|".join(f"{d[0]:.4f}[{d[1]:.4f};{d[2]:.4f}]" for d in v))
-    (dst / "paired_differences_across_seeds.csv").write_text("\n".join(lines) + "\n")
-    runs = sorted(p for p in src.glob("model_*_seed*") if p.is_dir())
-    train = {p.name: {k: v for k, v in json.loads((p / "metrics.json").read_text()).items() if k not in ("splits",)}
-             for p in runs if (p / "metrics.json").is_file()}
-    (dst / "training_runs.json").write_text(json.dumps(train, indent=2))
-    export(dst / "training_curves", [p for p in runs if p.name.endswith("seed0")])
+                shutil.copy(png, out / png.name)
+    write_csv(default / "per_patient.csv", long_rows)
+    n_seeds = len(evals)
+
+    def averaged(key: tuple) -> dict[str, float]:
+        return {p: float(np.mean(v)) for p, v in per_patient.get(key, {}).items() if len(v) == n_seeds}
+
+    summary = []
+    for key in sorted(per_patient, key=lambda k: (MODELS.index(k[0]) if k[0] in MODELS else 9,) + k[1:]):
+        values = averaged(key)
+        m, lo, hi = bootstrap_ci(np.array(list(values.values())), 2000, 0.95, 0)
+        summary.append({"model": key[0], "test": key[1], "variant": key[2], "structure": key[3], "metric": key[4],
+                        "mean": fmt(m), "ci_low": fmt(lo), "ci_high": fmt(hi), "n_patients": len(values),
+                        "n_seeds": n_seeds})
+    write_csv(default / "all_tests.csv", summary)
+    headline, paired = [], []
+    for name, (test, variant, structure, metric, label) in HEADLINE.items():
+        for model in MODELS:
+            values = averaged((model, test, variant, structure, metric))
+            if not values:
+                continue
+            m, lo, hi = bootstrap_ci(np.array(list(values.values())), 2000, 0.95, 0)
+            headline.append({"test": name, "model": model, "metric": label, "mean": fmt(m), "ci_low": fmt(lo),
+                             "ci_high": fmt(hi), "n_seeds": n_seeds, "n_patients": len(values), "config": CONFIG[model]})
+        for a, b in combinations(MODELS, 2):
+            va, vb = averaged((a, test, variant, structure, metric)), averaged((b, test, variant, structure, metric))
+            common = sorted(set(va) & set(vb))
+            if not common:
+                continue
+            m, lo, hi = bootstrap_ci(np.array([va[p] - vb[p] for p in common]), 2000, 0.95, 0)
+            paired.append({"test": name, "model_a": a, "model_b": b, "metric": label, "diff_mean": fmt(m),
+                           "ci_low": fmt(lo), "ci_high": fmt(hi), "n_patients": len(common), "n_seeds": n_seeds})
+    write_csv(dst / "headline.csv", headline)
+    write_csv(dst / "paired_differences.csv", paired)
+    runs = sorted(p for p in src.glob("model_*_seed*") if (p / "metrics.json").is_file())
+    train = {p.name: {k: v for k, v in json.loads((p / "metrics.json").read_text()).items() if k != "splits"} for p in runs}
+    (default / "training_runs.json").write_text(json.dumps(train, indent=2))
+    export(default / "training_curves", [p for p in runs if p.name.endswith("seed0")])
     durations = {p.parent.name: run_seconds(p) for p in sorted(src.glob("*/run.log"))}
-    (dst / "timing.json").write_text(json.dumps({"total_seconds": sum(durations.values()), "runs": durations}, indent=2))
-    splits = runs[0] / "splits.json"
-    if splits.is_file():
-        shutil.copy(splits, dst / "splits.json")
-    print(f"collected {len(evals)} seeds into {dst}")
+    (default / "timing.json").write_text(json.dumps({"total_seconds": sum(durations.values()), "runs": durations}, indent=2))
+    if runs:
+        shutil.copy(runs[0] / "splits.json", default / "splits.json")
+    print(f"collected {n_seeds} seeds into {dst}")
 
 
 if __name__ == "__main__":

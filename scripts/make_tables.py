@@ -9,80 +9,78 @@ import csv
 import sys
 from pathlib import Path
 
-HEADLINE = [
-    ("standard", "t2_space", "T2 SPACE test patients (in-domain)"),
-    ("protocol_shift", "t2_tse", "T2 TSE, other protocol and patients (all 52 slices)"),
-    ("contrast", "gamma_2.0", "contrast perturbation: gamma 2"),
-    ("contrast", "inversion", "contrast perturbation: inversion"),
-    ("contrast", "piecewise_shuffle", "contrast perturbation: non-monotone shuffle"),
-    ("resolution", "iso_3mm", "resolution: 3 mm isotropic"),
-    ("resolution", "iso_4mm", "resolution: 4 mm isotropic"),
-    ("resolution", "iso_6mm", "resolution: 6 mm isotropic"),
-    ("resolution", "thick_6mm", "resolution: 6 mm thick-slice (SI)"),
-]
+MODELS = ("model_a", "model_b", "model_b_aug")
+NAMES = {"model_a": "Model A (synthetic only)", "model_b": "Model B (real only)", "model_b_aug": "Model B+aug (real + nnU-Net aug)"}
+TESTS = {"space_test": "T2 SPACE test patients (in-domain)", "tse": "T2 TSE, other protocol (all 52 slices)",
+         "tse_mid": "T2 TSE, mid-sagittal slices", "external_t1_like": "external, real T1-like (4 patients, descriptive)",
+         "external_t2_like": "external, real T2-like / TIRM (23 patients)"}
+HOME = [("contrast", v) for v in ("gamma_0.5", "gamma_2.0", "inversion", "piecewise_shuffle")] + \
+       [("resolution", v) for v in ("iso_0.492mm", "iso_2mm", "iso_3mm", "iso_4mm", "iso_6mm", "thick_4mm", "thick_6mm")]
 
 
 def read(path: Path) -> list[dict]:
     return list(csv.DictReader(open(path)))
 
 
-def headline(root: Path, structure: str = "mean") -> str:
-    seeds = {(r["model"], r["test"], r["variant"], r["structure"]): r for r in read(root / "default" / "across_seeds.csv")}
-    diffs = {(r["test"], r["variant"], r["structure"]): r for r in read(root / "default" / "paired_differences_across_seeds.csv")}
-    lines = ["| real test set | Model A (synthetic only) | Model B (real only) | A - B | seeds where the 95% CI of A - B is above / below 0 |",
-             "|---|---|---|---|---|"]
-    for test, variant, label in HEADLINE:
-        a, b = seeds.get(("model_a", test, variant, structure)), seeds.get(("model_b", test, variant, structure))
-        d = diffs.get((test, variant, structure))
-        if not (a and b and d):
-            continue
-        fmt = lambda r: f"{float(r['dice_mean_over_seeds']):.3f} ± {float(r['dice_sd_over_seeds']):.3f}"  # noqa: E731
-        lines.append(f"| {label} | {fmt(a)} | {fmt(b)} | {float(d['diff_mean_over_seeds']):+.3f} | "
-                     f"{d['seeds_with_ci_above_0']} / {d['seeds_with_ci_below_0']} of {d['n_seeds']} |")
+def ci(r: dict, key: str = "mean") -> str:
+    return f"{float(r[key]):.3f} [{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]"
+
+
+def headline(root: Path) -> str:
+    rows = {(r["test"], r["model"]): r for r in read(root / "headline.csv")}
+    lines = ["| real test set | metric | " + " | ".join(NAMES[m] for m in MODELS) + " |", "|---|---|" + "---|" * len(MODELS)]
+    for test, label in TESTS.items():
+        cells = [rows.get((test, m)) for m in MODELS]
+        if any(cells):
+            metric = next(c["metric"] for c in cells if c)
+            lines.append(f"| {label} | {metric} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
-def per_structure(root: Path, test: str, variant: str) -> str:
-    seeds = {(r["model"], r["test"], r["variant"], r["structure"]): r for r in read(root / "default" / "across_seeds.csv")}
-    lines = ["| structure | Model A | Model B |", "|---|---|---|"]
+def paired(root: Path) -> str:
+    lines = ["| real test set | difference | mean [95% CI] | patients |", "|---|---|---|---|"]
+    for r in read(root / "paired_differences.csv"):
+        lines.append(f"| {TESTS[r['test']]} | {r['model_a']} - {r['model_b']} ({r['metric']}) | {ci(r, 'diff_mean')} | "
+                     f"{r['n_patients']} |")
+    return "\n".join(lines)
+
+
+def table(root: Path, keys: list[tuple[str, str]], structure: str, metric: str, title: str) -> str:
+    rows = {(r["model"], r["test"], r["variant"]): r for r in read(root / "default" / "all_tests.csv")
+            if r["structure"] == structure and r["metric"] == metric}
+    lines = [f"| {title} | " + " | ".join(NAMES[m] for m in MODELS) + " |", "|---|" + "---|" * len(MODELS)]
+    for test, variant in keys:
+        cells = [rows.get((m, test, variant)) for m in MODELS]
+        if any(cells):
+            lines.append(f"| {test}: {variant} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def per_structure(root: Path) -> str:
+    keys = [("standard", "t2_space"), ("protocol_shift", "t2_tse"), ("protocol_shift", "t2_tse_mid")]
+    parts = []
     for s in ("vertebra", "disc", "canal", "mean"):
-        a, b = seeds[("model_a", test, variant, s)], seeds[("model_b", test, variant, s)]
-        lines.append(f"| {s} | {float(a['dice_mean_over_seeds']):.3f} ± {float(a['dice_sd_over_seeds']):.3f} | "
-                     f"{float(b['dice_mean_over_seeds']):.3f} ± {float(b['dice_sd_over_seeds']):.3f} |")
-    return "\n".join(lines)
+        parts.append(f"**{s}** (Dice)\n\n" + table(root, keys, s, "dice", "test"))
+    hd = [("standard", "t2_space"), ("protocol_shift", "t2_tse")]
+    for s in ("vertebra", "disc", "canal"):
+        parts.append(f"**{s}** (HD95, mm)\n\n" + table(root, hd, s, "hd95_mm", "test"))
+    return "\n\n".join(parts)
 
 
-def slice_position(root: Path) -> str:
-    rows = read(root / "default" / "protocol_shift_by_slice_position.csv")
-    lines = ["| T2 TSE slices | structure | Model A | Model B | images |", "|---|---|---|---|---|"]
-    for pos in ("mid_sagittal", "lateral"):
-        for s in ("vertebra", "disc", "canal", "mean"):
-            vals = {m: [float(r["dice_mean"]) for r in rows if r["model"] == m and r["slice_position"] == pos
-                        and r["structure"] == s] for m in ("model_a", "model_b")}
-            n = next((r["n_images"] for r in rows if r["slice_position"] == pos and r["structure"] == s), None)
-            if vals["model_a"]:
-                lines.append(f"| {pos} | {s} | {sum(vals['model_a']) / len(vals['model_a']):.3f} | "
-                             f"{sum(vals['model_b']) / len(vals['model_b']):.3f} | {n} |")
-    return "\n".join(lines)
-
-
-def sweep(root: Path) -> str:
-    rows = read(root / "sweeps" / "grouped_summary.csv")
-    groups = ["in_domain_t2space", "protocol_t2tse", "contrast_perturbed", "resolution_3_6mm"]
-    table = {(r["run"], r["group"]): float(r["dice_mean"]) for r in rows if r["structure"] == "mean"}
-    runs = list(dict.fromkeys(r["run"] for r in rows))
-    lines = ["| run (400 steps, seed 0) | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
-    for run in runs:
-        lines.append(f"| {run} | " + " | ".join(f"{table.get((run, g), float('nan')):.3f}" for g in groups) + " |")
-    return "\n".join(lines)
+def external(root: Path) -> str:
+    rows = [r for r in read(root / "default" / "all_tests.csv") if r["test"] == "external"]
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    parts = []
+    for metric in ("vb_dice", "vb_recall", "vb_fp_far"):
+        parts.append(f"**{metric}**\n\n" + table(root, [("external", v) for v in variants], "vertebral_body", metric, "group"))
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":
     root = Path(sys.argv[1])
-    print("## Headline (mean Dice over vertebra, disc, canal)\n\n" + headline(root))
-    for test, variant in (("standard", "t2_space"), ("protocol_shift", "t2_tse")):
-        print(f"\n## {test} / {variant} per structure\n\n" + per_structure(root, test, variant))
-    if (root / "default" / "protocol_shift_by_slice_position.csv").is_file():
-        print("\n## T2 TSE by slice position\n\n" + slice_position(root))
-    if (root / "sweeps" / "grouped_summary.csv").is_file():
-        print("\n## Sweeps\n\n" + sweep(root))
+    print("## Headline: real images, whole slices (mean over 3 seeds, 95% CI over patients)\n\n" + headline(root))
+    print("\n## Paired differences (per patient, seed-averaged)\n\n" + paired(root))
+    print("\n## Per structure\n\n" + per_structure(root))
+    print("\n## External (vertebral bodies only), by appearance and sequence\n\n" + external(root))
+    print("\n## Home-field tests (built from the generator's operators / intensity model)\n\n"
+          + table(root, HOME, "mean", "dice", "perturbation"))

@@ -38,17 +38,47 @@ def test_contrast_perturbations():
 
 
 def test_cases_hold_only_test_patients_and_unchanged_labels(tmp_path, data_root):
-    cfg = compose_cfg(tmp_path)
+    cfg = compose_cfg(tmp_path, ["evaluation.max_patients=null"])
     cases, info = build_cases(cfg)
     standard = next(c for c in cases if c.test == "standard")
-    assert set(standard.slices.patient_ids) == set(info["test_patients"])
+    assert {r.patient_id for r in standard.records} == set(info["test_patients"])
     for case in cases:
         if case.test in ("contrast", "resolution"):
-            assert case.slices is standard.slices  # perturbed images, the very same labels
-            assert case.image.shape == standard.image.shape
-    shift = next(c for c in cases if c.test == "protocol_shift")
+            assert case.records is standard.records  # perturbed images, the very same labels
+            assert case.image(0).shape == standard.image(0).shape
+    tse = next(c for c in cases if c.variant == "t2_tse")
     n_tse = len(list((data_root / "spider_t2tse" / "images").glob("*.png")))
-    assert len(shift.slices) == n_tse and 0 < shift.slices.annotated[:, 2].sum() < n_tse
+    assert len(tse.records) == n_tse and 0 < sum(r.annotated[2] for r in tse.records) < n_tse
+    mid = next(c for c in cases if c.variant == "t2_tse_mid")
+    assert 0 < len(mid.records) < sum(r.annotated[2] for r in tse.records)  # labelled canal area, not any pixel
+    external = [c for c in cases if c.test == "external"]
+    assert {c.variant for c in external} == {"t1_like", "t2_like"} and all(c.scoring == "bodies" for c in external)
+    assert sum(len(c.records) for c in external) == len(list((data_root / "external_vb" / "images").glob("*.png")))
+
+
+def test_prediction_never_sees_the_mask(tmp_path, smoke_runs):
+    """Whole-slice protocol: blanking a slice's mask changes nothing in its prediction."""
+    from dataclasses import replace
+
+    from spine_synthseg.models.checkpoint import load_checkpoint
+    from spine_synthseg.models.inference import segment_slices
+
+    cfg = compose_cfg(tmp_path, ["evaluation.tests=[standard]"])
+    case = build_cases(cfg)[0][0]
+    model = load_checkpoint(smoke_runs["model_a"]["ckpt"])
+    blank = replace(case, records=[replace(r, structures=r.structures * 0) for r in case.records[:3]])
+    before = segment_slices(model, [case.image(i) for i in range(3)], [r.spacing_mm for r in case.records[:3]])
+    after = segment_slices(model, [blank.image(i) for i in range(3)], [r.spacing_mm for r in blank.records])
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert before[0].shape == case.records[0].structures.shape  # scored on the slice's own grid
+
+
+def test_label_crop_protocol_is_an_explicit_option(tmp_path, data_root):
+    whole = build_cases(compose_cfg(tmp_path, ["evaluation.tests=[standard]"]))[0][0]
+    cropped = build_cases(compose_cfg(tmp_path, ["evaluation.tests=[standard]", "evaluation.label_crop_mm=[240,192]"]))[0][0]
+    r = cropped.records[0]
+    assert r.image.shape == tuple(round(mm / s) for mm, s in zip((240, 192), r.spacing_mm))
+    assert r.image.shape != whole.records[0].image.shape
 
 
 def test_evaluating_a_training_split_is_refused(tmp_path, data_root):
@@ -62,12 +92,13 @@ def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
     checkpoints = {"model_a": smoke_runs["model_a"]["ckpt"], "model_b": smoke_runs["model_b"]["ckpt"]}
     summary = evaluate_checkpoints(cfg, checkpoints, out)
     for name in ("metrics.csv", "summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png",
-                 "overlays_model_a_standard.png", "overlays_model_b_protocol_shift.png"):
+                 "overlays_model_a_standard.png", "overlays_model_b_protocol_shift.png", "overlays_model_a_external.png"):
         assert (out / name).is_file(), name
     assert list((out / "tensorboard").glob("events.*"))
     rows = list(csv.DictReader(open(out / "metrics.csv")))
-    assert {r["test"] for r in rows} == {"standard", "protocol_shift", "contrast", "resolution"}
-    assert {r["structure"] for r in rows} == {"vertebra", "disc", "canal"}
+    assert {r["test"] for r in rows} == {"standard", "protocol_shift", "external", "contrast", "resolution"}
+    assert {r["structure"] for r in rows} == {"vertebra", "disc", "canal", "vertebral_body"}
+    assert all(r["vb_dice"] != "nan" or r["structure"] != "vertebral_body" for r in rows)
     # paired differences recomputed from metrics.csv: per patient, mean over images of the per-image mean Dice
     per_image = defaultdict(list)
     for r in rows:
@@ -78,10 +109,11 @@ def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
         patient[(model, pid)].append(np.mean(values))
     pids = sorted({pid for _, pid in patient})
     expected = np.mean([np.mean(patient[("model_a", p)]) - np.mean(patient[("model_b", p)]) for p in pids])
-    diff = next(d for d in summary["paired_differences"] if d["test"] == "standard" and d["structure"] == "mean")
+    diff = next(d for d in summary["paired_differences"]
+                if d["test"] == "standard" and d["structure"] == "mean" and d["metric"] == "dice")
     assert diff["diff_mean"] == pytest.approx(expected, abs=1e-9) and diff["n_patients"] == len(pids)
     assert diff["ci_low"] <= diff["diff_mean"] <= diff["ci_high"]
     md = (out / "summary.md").read_text()
-    assert md.index("## standard") < md.index("## protocol_shift") < md.index("## contrast") < md.index("## resolution")
+    assert md.index("## standard (real") < md.index("## protocol_shift") < md.index("## external") < md.index("## contrast (home-field")
     with pytest.raises(DataError, match="does not exist"):
         evaluate_checkpoints(cfg, {"x": str(tmp_path / "missing.ckpt")}, out)

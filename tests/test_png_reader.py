@@ -96,3 +96,62 @@ def test_shared_folders_read(data_root):
     for r in records[:10]:  # per-level labels: one instance per distinct level value
         values = np.unique(np.array(Image.open(data_root / "spider_t2tse" / "masks" / f"{r.name}.png")))
         assert r.instances.max() == len(values) - 1
+
+
+def test_non_square_pixels_from_pixel_spacing_rc_mm(png_folder):
+    meta = json.loads((png_folder / "dataset.json").read_text())
+    names = sorted(p.name for p in (png_folder / "images").glob("*.png"))
+    meta["pixel_spacing_rc_mm"] = {names[0]: [0.3, 0.6]}  # the others fall back to pixel_spacing_mm
+    (png_folder / "dataset.json").write_text(json.dumps(meta))
+    records, _ = read_png_folder(png_folder, "t2_SPACE")
+    assert records[0].spacing_mm == (0.3, 0.6) and records[1].spacing_mm == (1.0, 1.0)
+    meta["pixel_spacing_rc_mm"] = {names[0]: [0.3]}
+    (png_folder / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"\[row, col\]"):
+        read_png_folder(png_folder, "t2_SPACE")
+
+
+def test_annotated_structures_series_tags_and_patient_groups(png_folder):
+    meta = json.loads((png_folder / "dataset.json").read_text())
+    meta["annotated_structures"] = ["vertebra"]
+    meta["series"] = {"100": {"sequence": "T1 FSE", "appearance": "t1_like"}}
+    (png_folder / "dataset.json").write_text(json.dumps(meta))
+    records, _ = read_png_folder(png_folder, "x", patient_of_series={"101": "100"})
+    assert all(r.annotated == (True, False, False) for r in records)  # disc and canal never scored
+    by_series = {r.series: r for r in records}
+    assert by_series["100"].tags == {"sequence": "T1 FSE", "appearance": "t1_like"} and by_series["102"].tags == {}
+    assert by_series["101"].patient_id == "100" and by_series["102"].patient_id == "102"
+    only, report = read_png_folder(png_folder, "x", patient_of_series={"101": "100"}, patients={"100"})
+    assert {r.series for r in only} == {"100", "101"} and report["not_selected"] == 2
+
+
+def test_tse_non_square_slices_read_as_stated(data_root):
+    folder = data_root / "spider_t2tse"
+    rc = json.loads((folder / "dataset.json").read_text())["pixel_spacing_rc_mm"]
+    records, _ = read_png_folder(folder, "t2_TSE", unannotated_if_absent=("spinal_canal",))
+    assert all(r.spacing_mm == tuple(rc[f"{r.name}.png"]) for r in records)
+    assert any(r.spacing_mm[0] != r.spacing_mm[1] for r in records)
+
+
+def test_external_folder_grouping(data_root):
+    folder = data_root / "external_vb"
+    meta = json.loads((folder / "dataset.json").read_text())
+    records, _ = read_png_folder(folder, "external", r"^(VB\d_\d+)_s", patient_of_series={"VB1_03": "VB1_02"})
+    assert len(records) == len(list((folder / "images").glob("*.png")))
+    assert {r.tags["appearance"] for r in records} == {"t1_like", "t2_like"}
+    assert {r.series for r in records} == set(meta["series"]) and all(r.annotated == (True, False, False) for r in records)
+
+
+def test_external_patient_groups_follow_dataset_json(data_root, tmp_path):
+    """dataset.json says in prose which VB1 series are one exam; the config must group exactly those."""
+    import re
+
+    from tests.helpers import compose_cfg
+
+    text = json.loads((data_root / "external_vb" / "dataset.json").read_text())["patient_id"]
+    stated = {tuple(f"VB1_{n}" for n in group.split("/")) for group in re.findall(r"\d\d(?:/\d\d)+", text)}
+    mapping = compose_cfg(tmp_path).evaluation.external_source.patient_of_series
+    configured = {}
+    for series, patient in mapping.items():
+        configured.setdefault(patient, {patient}).add(series)
+    assert {tuple(sorted(g)) for g in configured.values()} == stated

@@ -12,7 +12,8 @@ import spine_synthseg.apps.predict as predict_mod
 from spine_synthseg.config import PROJECT_ROOT
 from spine_synthseg.data.preprocess import normalise
 from spine_synthseg.errors import DataError
-from spine_synthseg.models.inference import load_checkpoint, segment_batch, segment_slice
+from spine_synthseg.models.checkpoint import load_checkpoint
+from spine_synthseg.models.inference import segment_batch, segment_slice
 from tests.test_spider_reader import write_case
 
 

@@ -24,7 +24,8 @@ from spine_synthseg.data.orientation import SagittalLayout
 from spine_synthseg.data.png_folder import load_dataset_json, pixel_spacings, read_png
 from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.errors import ConfigError, DataError
-from spine_synthseg.models.inference import load_checkpoint, segment_slice
+from spine_synthseg.models.checkpoint import load_checkpoint
+from spine_synthseg.models.inference import segment_slice
 from spine_synthseg.models.segmentation_module import SegmentationModule
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collections.abc import Collection
+
 from spine_synthseg.data.preprocess import PreprocessConfig
+from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
-from spine_synthseg.data.sources import SourceConfig, load_slice_set
+from spine_synthseg.data.sources import SourceConfig, load_slice_set, read_records
 from spine_synthseg.data.splits import split_patients
 
 
@@ -20,3 +23,10 @@ def load_splits(source: dict, preprocess: dict, split: dict, cache_dir: str | Pa
     """The preprocessed source and its patient-level split (deterministic in ``split.seed``)."""
     slices = load_source(source, preprocess, cache_dir)
     return slices, split_patients(slices.patient_ids, dict(split["fractions"]), int(split["seed"]))
+
+
+def load_native(source: dict, patients: Collection[str] | None = None) -> list[SliceRecord]:
+    """The raw slices (native grid and intensities) of a ``source`` node, all or only `patients`'; what evaluation
+    and validation segment whole and score on."""
+    records, _ = read_records(SourceConfig.from_dict(source), None if patients is None else set(patients))
+    return records

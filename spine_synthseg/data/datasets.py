@@ -1,15 +1,18 @@
-"""Torch datasets over a SliceSet: real image slices, or label maps only (for synthetic training)."""
+"""Torch datasets: real whole slices on a canvas, label maps only (synthetic training), native slices (validation)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
 
 
 class RealSliceDataset(Dataset):
-    """Real images with their structure labels: {"image": (1, H, W), "structures": (H, W), "annotated": (3,)}."""
+    """Real images with their labels on the canvas: {"image": (1, H, W), "structures": (H, W), "annotated": (3,),
+    "shape": (2,) the slice's (h, w)}."""
 
     def __init__(self, slices: SliceSet) -> None:
         self.slices = slices
@@ -19,17 +22,14 @@ class RealSliceDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         s = self.slices
-        return {
-            "image": s.image[i][None],
-            "structures": s.structures[i].long(),
-            "annotated": s.annotated[i],
-        }
+        return {"image": s.image[i][None], "structures": s.structures[i].long(), "annotated": s.annotated[i],
+                "shape": s.shapes[i].long()}
 
 
 class LabelMapDataset(Dataset):
     """Label maps only, for Model A: the real images are not copied into this dataset at all.
 
-    Items: {"structures": (H, W), "instances": (H, W), "bg_distance": (H, W), "bg_clusters": (H, W)}.
+    Items: {"structures", "instances", "bg_distance", "bg_clusters": (H, W), "shape": (2,)}.
     """
 
     def __init__(self, slices: SliceSet) -> None:
@@ -37,6 +37,7 @@ class LabelMapDataset(Dataset):
         self.instances = slices.instances
         self.bg_distance = slices.bg_distance
         self.bg_clusters = slices.bg_clusters
+        self.shapes = slices.shapes
 
     def __len__(self) -> int:
         return self.structures.shape[0]
@@ -47,7 +48,24 @@ class LabelMapDataset(Dataset):
             "instances": self.instances[i].long(),
             "bg_distance": self.bg_distance[i].long(),
             "bg_clusters": self.bg_clusters[i].long(),
+            "shape": self.shapes[i].long(),
         }
+
+
+class NativeSliceDataset(Dataset):
+    """Whole raw slices at their native grid, one per item (use batch_size=None): {"image": float32 (h, w) numpy,
+    "structures": uint8 (h, w) numpy, "spacing_mm": (row, col), "annotated": bool (3,) tensor, "name": str}."""
+
+    def __init__(self, records: list[SliceRecord]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> dict:
+        r = self.records[i]
+        return {"image": np.asarray(r.image, np.float32), "structures": r.structures, "spacing_mm": r.spacing_mm,
+                "annotated": torch.tensor(r.annotated), "name": r.name}
 
 
 def labels_only_batch(batch: dict) -> dict:

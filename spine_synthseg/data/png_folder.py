@@ -2,8 +2,11 @@
 
 Layout: ``<root>/dataset.json``, ``<root>/images/<name>.png`` and ``<root>/masks/<name>.png``.
 ``dataset.json`` keys used: ``label_values`` (mask value -> name), optional ``structure_of_value``
-(structure -> list of mask values, for per-level masks), ``pixel_spacing_mm`` (one number, or a
-``{file name: number | null}`` map whose nulls take the median of the others).
+(structure -> list of mask values, for per-level masks), ``pixel_spacing_rc_mm`` (``{file name: [row, col]}``
+in mm, for non-square pixels; preferred) or ``pixel_spacing_mm`` (one number, or a ``{file name: number | null}``
+map whose nulls take the median of the others), optional ``annotated_structures`` (the structures labelled at
+all: the others are "not annotated", never "absent"), optional ``series`` (``{series: {sequence, appearance,
+...}}``, attached to every slice of that series as tags).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +67,24 @@ def value_to_structure(meta: dict, json_path: Path) -> dict[int, int]:
 
 
 def pixel_spacings(meta: dict, names: list[str], json_path: Path) -> dict[str, tuple[float, float]]:
-    """(row, col) pixel spacing in mm of each file name, from ``pixel_spacing_mm`` in `meta` (one number, or one
-    per file where null takes the median of the others)."""
-    return {n: (s, s) for n, s in _isotropic_spacings(meta, names, json_path).items()}
+    """(row, col) pixel spacing in mm of each file name: ``pixel_spacing_rc_mm[name]`` where present, else
+    ``pixel_spacing_mm`` (square pixels)."""
+    rc = meta.get("pixel_spacing_rc_mm") or {}
+    if not isinstance(rc, dict):
+        raise DataError(f"{json_path}: pixel_spacing_rc_mm must map file names to [row, col] in mm.")
+    square = _isotropic_spacings(meta, names, json_path) if "pixel_spacing_mm" in meta or not rc else {}
+    out = {}
+    for n in names:
+        value = rc.get(n)
+        if value is None:
+            if n not in square:
+                raise DataError(f"{json_path}: no pixel spacing for {n}; add pixel_spacing_rc_mm or pixel_spacing_mm.")
+            out[n] = (square[n], square[n])
+            continue
+        if len(value) != 2 or min(float(v) for v in value) <= 0:
+            raise DataError(f"{json_path}: pixel_spacing_rc_mm[{n!r}]={value} must be two positive numbers [row, col] mm.")
+        out[n] = (float(value[0]), float(value[1]))
+    return out
 
 
 def _isotropic_spacings(meta: dict, names: list[str], json_path: Path) -> dict[str, float]:
@@ -102,12 +121,16 @@ def read_png_folder(
     patient_id_pattern: str = r"^([^_]+)_",
     unannotated_if_absent: tuple[str, ...] = (),
     on_empty: str = "error",
+    patient_of_series: dict[str, str] | None = None,
+    patients: Collection[str] | None = None,
 ) -> tuple[list[SliceRecord], dict]:
     """Read every slice of a PNG folder.
 
-    patient_id_pattern: regex whose first group is the patient id in the file name.
+    patient_id_pattern: regex whose first group is the series id in the file name (the patient id unless
+    patient_of_series maps it: series of one exam / patient, e.g. other sequences, share a patient id).
     unannotated_if_absent: structures whose absence in a mask means "not annotated", not "not present".
     on_empty: "error" or "skip" for masks without foreground; skipped slices are counted in the report.
+    patients: read only these patients' slices (None: all); the others are counted as "not_selected".
     Returns the records and a report dict (counts of read and skipped slices).
     """
     root = Path(root)
@@ -120,6 +143,11 @@ def read_png_folder(
     for name in unannotated_if_absent:
         if name not in FOREGROUND:
             raise DataError(f"unannotated_if_absent names {name!r}; use structures from {FOREGROUND}.")
+    labelled = tuple(meta.get("annotated_structures", FOREGROUND))
+    if not set(labelled) <= set(FOREGROUND):
+        raise DataError(f"{json_path}: annotated_structures={list(labelled)}; use structures from {FOREGROUND}.")
+    series_tags = meta.get("series") or {}
+    patient_of_series = dict(patient_of_series or {})
     images = sorted((root / "images").glob("*.png"))
     if not images:
         raise DataError(f"{root}/images has no .png files; check data.source.root.")
@@ -129,8 +157,15 @@ def read_png_folder(
     for value, cls in table.items():
         lut[value], known[value] = cls, True
     pattern = re.compile(patient_id_pattern)
-    records, skipped = [], []
+    records, skipped, not_selected = [], [], 0
     for img_path in images:
+        match = pattern.search(img_path.stem)
+        if match is None:
+            raise DataError(f"{img_path.name} does not match patient_id_pattern {patient_id_pattern!r}; fix the pattern.")
+        series = match.group(1)
+        if patients is not None and patient_of_series.get(series, series) not in patients:
+            not_selected += 1
+            continue
         mask_path = root / "masks" / img_path.name
         if not mask_path.is_file():
             raise DataError(f"{img_path} has no mask {mask_path}; add it or remove the image.")
@@ -147,11 +182,9 @@ def read_png_folder(
                 raise DataError(f"{mask_path} has no foreground; remove the slice or set data.source.on_empty=skip.")
             skipped.append(img_path.name)
             continue
-        match = pattern.search(img_path.stem)
-        if match is None:
-            raise DataError(f"{img_path.name} does not match patient_id_pattern {patient_id_pattern!r}; fix the pattern.")
         annotated = tuple(
-            not (name in unannotated_if_absent and not (structures == STRUCTURES.index(name)).any()) for name in FOREGROUND
+            name in labelled and not (name in unannotated_if_absent and not (structures == STRUCTURES.index(name)).any())
+            for name in FOREGROUND
         )
         instances = relabel_values(np.where(structures > 0, mask, 0)) if per_level else connected_component_instances(structures)
         records.append(
@@ -160,13 +193,15 @@ def read_png_folder(
                 structures=structures,
                 instances=instances,
                 spacing_mm=spacings[img_path.name],
-                patient_id=match.group(1),
+                patient_id=patient_of_series.get(series, series),
                 sequence=sequence,
                 source=root.name,
                 name=img_path.stem,
                 annotated=annotated,
+                series=series,
+                tags={k: str(v) for k, v in series_tags.get(series, {}).items()},
             )
         )
     if skipped:
         log.warning("%s: skipped %d slices without foreground: %s", root, len(skipped), skipped[:5])
-    return records, {"read": len(records), "skipped_empty": skipped}
+    return records, {"read": len(records), "skipped_empty": skipped, "not_selected": not_selected}

@@ -1,4 +1,4 @@
-"""Resample slices to one working spacing (mm), normalise intensities robustly, crop/pad to one size."""
+"""Resample whole slices to one working spacing (mm), normalise intensities robustly, stack them on one canvas."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from spine_synthseg.labels import DISTANCE_BANDS_MM, background_distance_bands, 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """spacing_mm: working pixel spacing (0.3-4 mm). size: (H, W) in pixels, multiples of 16.
+    """spacing_mm: working pixel spacing (0.3-4 mm). size: (H, W) of the training crop in pixels, multiples of 16.
     percentiles: intensity percentiles mapped to 0 and 1. distance_bands_mm: edges of the background
     distance bands. n_clusters: k of the 1D k-means on real background intensities."""
 
@@ -57,39 +57,45 @@ def normalise(image: torch.Tensor, percentiles: tuple[float, float]) -> torch.Te
     return ((image - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
 
 
-def crop_or_pad(x: torch.Tensor, size: tuple[int, int], centre: tuple[int, int]) -> torch.Tensor:
-    """Window of `size` centred on `centre` (row, col), zero-padded where it leaves the image."""
-    out = torch.zeros(size, dtype=x.dtype)
-    top, left = centre[0] - size[0] // 2, centre[1] - size[1] // 2
-    r0, c0 = max(top, 0), max(left, 0)
-    r1, c1 = min(top + size[0], x.shape[0]), min(left + size[1], x.shape[1])
-    out[r0 - top : r1 - top, c0 - left : c1 - left] = x[r0:r1, c0:c1]
-    return out
+def pad_to(x: torch.Tensor, size: tuple[int, int], value: float = 0) -> torch.Tensor:
+    """(H, W) -> `size`, the slice in the top-left corner, padded with `value` (size >= the slice)."""
+    return F.pad(x, (0, size[1] - x.shape[1], 0, size[0] - x.shape[0]), value=value)
+
+
+def canvas_size(shapes: list[tuple[int, int]], crop: tuple[int, int], multiple: int = 16) -> tuple[int, int]:
+    """The smallest (H, W) holding every slice and the training crop, in multiples of `multiple` pixels."""
+    h = max([crop[0]] + [s[0] for s in shapes])
+    w = max([crop[1]] + [s[1] for s in shapes])
+    return -(-h // multiple) * multiple, -(-w // multiple) * multiple
 
 
 def preprocess_records(records: list[SliceRecord], cfg: PreprocessConfig) -> SliceSet:
-    """Turn records into a SliceSet at cfg.spacing_mm and cfg.size."""
+    """Whole slices at cfg.spacing_mm (no crop), each in the top-left corner of one common canvas.
+
+    Images: antialiased bilinear resampling, then percentile normalisation to [0, 1]. Labels: nearest.
+    The canvas holds every slice and at least one training crop (cfg.size); `shapes` keeps each slice's size.
+    """
     if not records:
         raise DataError("No slices to preprocess; check the data source settings.")
-    out = {k: [] for k in ("image", "structures", "instances", "bg_distance", "bg_clusters")}
+    slices = []
     for rec in records:
         image = normalise(resample(rec.image, rec.spacing_mm, cfg.spacing_mm, labels=False), cfg.percentiles)
-        structures = resample(rec.structures, rec.spacing_mm, cfg.spacing_mm, labels=True)
+        structures = resample(rec.structures, rec.spacing_mm, cfg.spacing_mm, labels=True).to(torch.uint8)
         instances = resample(rec.instances, rec.spacing_mm, cfg.spacing_mm, labels=True)
-        rows, cols = torch.nonzero(structures > 0, as_tuple=True)
-        if rows.numel() == 0:
+        if not structures.any():
             raise DataError(f"{rec.source}/{rec.name}: no foreground left after resampling to {cfg.spacing_mm} mm.")
-        centre = (int(rows.min() + rows.max()) // 2, int(cols.min() + cols.max()) // 2)
-        image, structures, instances = (crop_or_pad(t, cfg.size, centre) for t in (image, structures, instances))
-        instances = torch.unique(instances, return_inverse=True)[1]  # consecutive ids, 0 = background
-        s_np = structures.numpy().astype(np.uint8)
-        out["image"].append(image)
-        out["structures"].append(structures.to(torch.uint8))
-        out["instances"].append(instances.to(torch.int16))
-        out["bg_distance"].append(torch.from_numpy(background_distance_bands(s_np, cfg.spacing_mm, cfg.distance_bands_mm)))
-        out["bg_clusters"].append(torch.from_numpy(background_intensity_clusters(image.numpy(), s_np, cfg.n_clusters)))
+        instances = torch.unique(instances, return_inverse=True)[1].to(torch.int16)  # consecutive ids, 0 = background
+        s_np = structures.numpy()
+        bands = torch.from_numpy(background_distance_bands(s_np, cfg.spacing_mm, cfg.distance_bands_mm))
+        clusters = torch.from_numpy(background_intensity_clusters(image.numpy(), s_np, cfg.n_clusters))
+        slices.append((image, structures, instances, bands, clusters))
+    shapes = [tuple(s[0].shape) for s in slices]
+    canvas = canvas_size(shapes, cfg.size)
+    far = len(cfg.distance_bands_mm)  # outside the field of view: the farthest distance band
+    stacked = [torch.stack([pad_to(s[i], canvas, far if i == 3 else 0) for s in slices]) for i in range(5)]
     return SliceSet(
-        **{k: torch.stack(v) for k, v in out.items()},
+        *stacked,
+        shapes=torch.tensor(shapes, dtype=torch.int32),
         annotated=torch.tensor([r.annotated for r in records], dtype=torch.bool),
         patient_ids=[r.patient_id for r in records],
         names=[r.name for r in records],

@@ -21,6 +21,8 @@ class SliceRecord:
     spacing_mm: (row, col) pixel spacing in millimetres.
     annotated: per foreground structure, whether it is annotated in this slice. A structure that is
         visible but not annotated (e.g. the canal in part of the T2 TSE set) is excluded from metrics.
+    series: the series (acquisition) the slice belongs to; the patient id when empty.
+    tags: per-series facts from the dataset (e.g. sequence, appearance) used to group results.
     """
 
     image: np.ndarray
@@ -32,6 +34,8 @@ class SliceRecord:
     source: str
     name: str
     annotated: tuple[bool, ...] = field(default=(True,) * len(FOREGROUND))
+    series: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.image.shape != self.structures.shape or self.image.shape != self.instances.shape:
@@ -39,5 +43,7 @@ class SliceRecord:
                 f"{self.source}/{self.name}: image {self.image.shape}, structures {self.structures.shape} "
                 f"and instances {self.instances.shape} differ in shape; image and mask must be the same size."
             )
+        if not self.series:
+            self.series = self.patient_id
         if min(self.spacing_mm) <= 0:
             raise DataError(f"{self.source}/{self.name}: pixel spacing {self.spacing_mm} mm must be positive.")

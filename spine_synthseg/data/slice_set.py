@@ -1,4 +1,4 @@
-"""A preprocessed, fixed-size stack of slices: the in-memory and on-disk form every dataset uses."""
+"""A preprocessed stack of whole slices on one canvas: the in-memory and on-disk form the training datasets use."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import torch
 
 @dataclass
 class SliceSet:
-    """N slices at one working spacing and one size (H, W).
+    """N whole slices at one working spacing, slice i in the top-left (shapes[i]) of a common (H, W) canvas.
 
-    image: float32 (N, H, W) in [0, 1]. structures: uint8 (N, H, W) classes. instances: int16 (N, H, W).
-    bg_distance: uint8 (N, H, W) band index of the distance to the spine (background only, else 0).
-    bg_clusters: uint8 (N, H, W) 1D k-means cluster of the real background intensity (else 0).
+    image: float32 (N, H, W) in [0, 1], 0 outside the slice. structures: uint8 (N, H, W) classes.
+    instances: int16 (N, H, W). bg_distance: uint8 (N, H, W) band index of the distance to the spine
+    (background only, the farthest band outside the slice). bg_clusters: uint8 (N, H, W) 1D k-means cluster of
+    the real background intensity. shapes: int32 (N, 2) slice sizes (h, w) in pixels.
     annotated: bool (N, 3) per foreground structure. spacing_mm: the working spacing.
     """
 
@@ -23,6 +24,7 @@ class SliceSet:
     instances: torch.Tensor
     bg_distance: torch.Tensor
     bg_clusters: torch.Tensor
+    shapes: torch.Tensor
     annotated: torch.Tensor
     patient_ids: list[str]
     names: list[str]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from spine_synthseg.data.png_folder import read_png_folder
 from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
+from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
 from spine_synthseg.data.spider_mha import read_spider_folder
 from spine_synthseg.errors import DataError
@@ -17,13 +19,14 @@ from spine_synthseg.errors import DataError
 log = logging.getLogger(__name__)
 
 FORMATS = ("png_folder", "spider_mha")
-CACHE_VERSION = 1  # bump when preprocessing code changes what it writes
+CACHE_VERSION = 2  # bump when preprocessing code changes what it writes
 
 
 @dataclass(frozen=True)
 class SourceConfig:
     """root: folder of the source. format: png_folder | spider_mha. sequence: name recorded on every
-    slice (for spider_mha it selects the volumes: t1, t2 or t2_SPACE)."""
+    slice (for spider_mha it selects the volumes: t1, t2 or t2_SPACE). patient_id_pattern, unannotated_if_absent,
+    on_empty, patient_of_series: see ``png_folder.read_png_folder``."""
 
     root: str
     format: str = "png_folder"
@@ -32,6 +35,7 @@ class SourceConfig:
     unannotated_if_absent: tuple[str, ...] = ()
     on_empty: str = "error"
     max_slices_per_volume: int = 5
+    patient_of_series: dict = field(default_factory=dict)
     name: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -52,21 +56,29 @@ def _fingerprint(source: SourceConfig, prep: PreprocessConfig) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def read_records(source: SourceConfig):
+def read_records(source: SourceConfig, patients: Collection[str] | None = None) -> tuple[list[SliceRecord], dict]:
+    """The source's slices at their native grid (all, or only `patients`') and the reader's report."""
+    _check_root(source)
     if source.format == "png_folder":
-        return read_png_folder(
-            source.root, source.sequence, source.patient_id_pattern, tuple(source.unannotated_if_absent), source.on_empty
-        )
-    return read_spider_folder(source.root, source.sequence, source.max_slices_per_volume)
+        return read_png_folder(source.root, source.sequence, source.patient_id_pattern,
+                               tuple(source.unannotated_if_absent), source.on_empty, source.patient_of_series, patients)
+    records, report = read_spider_folder(source.root, source.sequence, source.max_slices_per_volume)
+    if patients is not None:
+        records = [r for r in records if r.patient_id in patients]
+    return records, report
 
 
-def load_slice_set(source: SourceConfig, prep: PreprocessConfig, cache_dir: str | Path | None) -> SliceSet:
-    """Read, preprocess and cache a source; a second call with unchanged files and settings reads the cache."""
+def _check_root(source: SourceConfig) -> None:
     if not Path(source.root).is_dir():
         raise DataError(
             f"Data folder {source.root} does not exist. Put ../shared/data beside the checkout (see data/README.md) "
             f"or set data.source.root / SPINE_SYNTHSEG_DATA."
         )
+
+
+def load_slice_set(source: SourceConfig, prep: PreprocessConfig, cache_dir: str | Path | None) -> SliceSet:
+    """Read, preprocess and cache a source; a second call with unchanged files and settings reads the cache."""
+    _check_root(source)
     cache_path = None
     if cache_dir is not None:
         cache_path = Path(cache_dir) / f"{Path(source.root).name}_{source.sequence}_{_fingerprint(source, prep)}.pt"

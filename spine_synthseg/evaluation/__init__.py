@@ -1,1 +1,1 @@
-"""Evaluation: metrics, perturbations, the robustness suite, reports, plots and overlays."""
+"""Evaluation: test cases, perturbations, metrics, aggregation (CIs, paired differences), tables, figures, the suite."""

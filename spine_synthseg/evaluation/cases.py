@@ -1,32 +1,106 @@
-"""The evaluation cases of the robustness suite (real test images and their perturbed copies), built from the
-config; never any training or validation patient."""
+"""The evaluation cases: real held-out slices at their native grid, and copies perturbed on the fly.
+
+Families (``evaluation.tests``):
+  standard        T2 SPACE test patients (in-domain).
+  protocol_shift  SPIDER T2 TSE: every slice (t2_tse), and the mid-sagittal ones (t2_tse_mid: labelled canal
+                  area >= mid_sagittal_canal_mm2).
+  external        external_vb, other hospitals, vertebral bodies only: t1_like and t2_like appearance (scored
+                  with ``body_metrics``). Test only.
+  contrast        home-field: intensity perturbations of the standard images (gamma, inversion, shuffle).
+  resolution      home-field: the standard images degraded with the generator's own blur/down/up operator.
+No case holds a training or validation patient; nothing of the ground truth is used before scoring, except
+by the optional ``label_crop_mm`` (the old protocol: a window centred on the labels, kept for comparison).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from spine_synthseg.config import to_dict
-from spine_synthseg.data.catalog import load_source, load_splits
-from spine_synthseg.data.slice_set import SliceSet
+from spine_synthseg.data.catalog import load_native, load_splits
+from spine_synthseg.data.preprocess import normalise
+from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.errors import DataError
 from spine_synthseg.evaluation.perturbations import contrast_perturbation, resolution_degradation
+from spine_synthseg.structures import CANAL
 
-TESTS = ("standard", "protocol_shift", "contrast", "resolution")
+TESTS = ("standard", "protocol_shift", "external", "contrast", "resolution")
+REAL_TESTS = ("standard", "protocol_shift", "external")
+PERCENTILES = (0.5, 99.5)
 
 
 @dataclass
 class EvalCase:
-    """One evaluated variant: test family, variant name, images (N, 1, H, W), labels and slice metadata."""
+    """One evaluated variant: its family, name, real slices, and the perturbation applied to each image.
+
+    transform: (image (h, w) float32, spacing (row, col) mm) -> image, applied lazily at prediction; None = as is.
+    scoring: "structures" (Dice etc. per structure) or "bodies" (``body_metrics``, body-only masks).
+    acq_spacing_mm: the acquisition spacing of resolution variants (None for the others).
+    """
 
     test: str
     variant: str
-    image: torch.Tensor
-    slices: SliceSet
-    spacing_mm: float | None = None  # acquisition spacing for resolution variants
+    records: list[SliceRecord]
+    transform: Callable[[np.ndarray, tuple[float, float]], np.ndarray] | None = None
+    scoring: str = "structures"
+    acq_spacing_mm: float | None = None
+
+    def image(self, i: int) -> np.ndarray:
+        r = self.records[i]
+        image = np.asarray(r.image, np.float32)
+        return image if self.transform is None else self.transform(image, r.spacing_mm)
+
+
+def _contrast(name: str):
+    def apply(image: np.ndarray, spacing) -> np.ndarray:
+        x = normalise(torch.from_numpy(image), PERCENTILES)[None, None]
+        return contrast_perturbation(x, name)[0, 0].numpy()
+    return apply
+
+
+def _resolution(mm: float, thick: bool):
+    def apply(image: np.ndarray, spacing) -> np.ndarray:
+        if abs(spacing[0] - spacing[1]) > 1e-6:
+            raise DataError(f"Resolution degradation needs square pixels, got {spacing} mm.")
+        return resolution_degradation(torch.from_numpy(image)[None, None], mm, float(spacing[0]), thick)[0, 0].numpy()
+    return apply
+
+
+def crop_to_labels(record: SliceRecord, window_mm: tuple[float, float]) -> SliceRecord:
+    """The old protocol: a window of window_mm (rows, cols) centred on the labels' bounding box, zero-padded."""
+    rows, cols = np.nonzero(record.structures)
+    size = [max(1, round(w / s)) for w, s in zip(window_mm, record.spacing_mm)]
+    top = (rows.min() + rows.max()) // 2 - size[0] // 2
+    left = (cols.min() + cols.max()) // 2 - size[1] // 2
+
+    def window(a: np.ndarray) -> np.ndarray:
+        out = np.zeros(size, a.dtype)
+        r0, c0 = max(top, 0), max(left, 0)
+        r1, c1 = min(top + size[0], a.shape[0]), min(left + size[1], a.shape[1])
+        out[r0 - top:r1 - top, c0 - left:c1 - left] = a[r0:r1, c0:c1]
+        return out
+
+    return replace(record, image=window(record.image), structures=window(record.structures),
+                   instances=window(record.instances))
+
+
+def mid_sagittal(records: list[SliceRecord], min_canal_mm2: float) -> list[SliceRecord]:
+    """Slices whose labelled spinal canal covers at least min_canal_mm2 (the canal is widest mid-sagittally)."""
+    return [r for r in records if r.annotated[CANAL - 1]
+            and (r.structures == CANAL).sum() * r.spacing_mm[0] * r.spacing_mm[1] >= min_canal_mm2]
+
+
+def first_patients(records: list[SliceRecord], n: int | None) -> list[SliceRecord]:
+    """The slices of the first n patients (sorted ids); all for None. For quick smoke evaluations only."""
+    if not n:
+        return records
+    keep = sorted({r.patient_id for r in records})[:n]
+    return [r for r in records if r.patient_id in keep]
 
 
 def build_cases(cfg: DictConfig) -> tuple[list[EvalCase], dict]:
@@ -35,29 +109,41 @@ def build_cases(cfg: DictConfig) -> tuple[list[EvalCase], dict]:
     unknown = [t for t in ev.tests if t not in TESTS]
     if unknown:
         raise DataError(f"evaluation.tests has unknown tests {unknown}; use {TESTS}.")
-    slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
+    _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     test_patients = set(splits[ev.test_split])
     leaked = test_patients & (set(splits.get("train", [])) | set(splits.get("val", [])))
     if leaked or ev.test_split in ("train", "val"):
         raise DataError(f"evaluation.test_split={ev.test_split!r} overlaps training/validation patients {sorted(leaked)}.")
-    test = slices.of_patients(sorted(test_patients))
-    working = test.spacing_mm
+    limit = ev.get("max_patients")
+    test = first_patients(load_native(to_dict(cfg.source), sorted(test_patients)), limit)
+    window = ev.get("label_crop_mm")
+    if window:
+        test = [crop_to_labels(r, tuple(window)) for r in test]
     cases: list[EvalCase] = []
-    clean = test.image[:, None]
     if "standard" in ev.tests:
-        cases.append(EvalCase("standard", "t2_space", clean, test, working))
+        cases.append(EvalCase("standard", "t2_space", test))
     if "protocol_shift" in ev.tests:
-        shift = load_source(to_dict(ev.shift_source), to_dict(cfg.preprocess), cfg.paths.cache_dir)
-        cases.append(EvalCase("protocol_shift", shift.sequence.lower(), shift.image[:, None], shift))
+        tse = first_patients(load_native(to_dict(ev.shift_source)), limit)
+        if window:
+            tse = [crop_to_labels(r, tuple(window)) for r in tse]
+        cases.append(EvalCase("protocol_shift", "t2_tse", tse))
+        cases.append(EvalCase("protocol_shift", "t2_tse_mid", mid_sagittal(tse, float(ev.mid_sagittal_canal_mm2))))
+    if "external" in ev.tests:
+        external = load_native(to_dict(ev.external_source))
+        external = [r for a in ("t1_like", "t2_like")
+                    for r in first_patients([r for r in external if r.tags.get("appearance") == a], limit)]
+        for appearance in ("t1_like", "t2_like"):
+            chosen = [r for r in external if r.tags.get("appearance") == appearance]
+            cases.append(EvalCase("external", appearance, chosen, scoring="bodies"))
     if "contrast" in ev.tests:
         for name in ev.contrast_perturbations:
-            cases.append(EvalCase("contrast", name, contrast_perturbation(clean, name), test))
+            cases.append(EvalCase("contrast", name, test, _contrast(name)))
     if "resolution" in ev.tests:
-        cases.append(EvalCase("resolution", f"iso_{working:g}mm", clean, test, working))
-        for mm in ev.resolution_mm:
-            for thick in (False, True):
-                kind = "thick" if thick else "iso"
-                cases.append(EvalCase("resolution", f"{kind}_{float(mm):g}mm",
-                                      resolution_degradation(clean, float(mm), working, thick), test, float(mm)))
+        native = float(np.median([r.spacing_mm[0] for r in test]))
+        cases.append(EvalCase("resolution", f"iso_{native:g}mm", test, acq_spacing_mm=native))
+        variants = [(float(mm), False) for mm in ev.resolution_mm] + [(float(mm), True) for mm in ev.thick_slice_mm]
+        for mm, thick in variants:
+            cases.append(EvalCase("resolution", f"{'thick' if thick else 'iso'}_{mm:g}mm", test,
+                                  _resolution(mm, thick), acq_spacing_mm=mm))
     return cases, {"test_patients": sorted(test_patients), "n_test_slices": len(test),
-                   "train_patients_excluded": len(np.unique(splits.get("train", [])))}
+                   "n_train_patients": len(splits.get("train", [])), "label_crop_mm": list(window) if window else None}

@@ -1,4 +1,5 @@
-"""The robustness suite: checkpoints x real test variants -> metrics.csv, summary.md/json, plots, overlays."""
+"""The evaluation suite: checkpoints x test cases, whole slices scored at their native grid -> metrics.csv,
+summary.md/json, plots, overlays, TensorBoard scalars."""
 
 from __future__ import annotations
 
@@ -13,52 +14,61 @@ from tqdm import tqdm
 
 from spine_synthseg.config import to_dict
 from spine_synthseg.errors import DataError
-from spine_synthseg.evaluation.aggregation import summarise
+from spine_synthseg.evaluation.aggregation import METRICS, summarise
+from spine_synthseg.evaluation.body_metrics import vertebral_body_metrics
 from spine_synthseg.evaluation.cases import EvalCase, build_cases
 from spine_synthseg.evaluation.figures import write_figures
-from spine_synthseg.evaluation.metrics import dice_per_structure, surface_metrics
+from spine_synthseg.evaluation.metrics import dice_per_structure, surface_distances
 from spine_synthseg.evaluation.tables import write_summary_md
-from spine_synthseg.models.inference import load_checkpoint, segment_batch
+from spine_synthseg.models.checkpoint import load_checkpoint
+from spine_synthseg.models.inference import segment_slices
 from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
 
 log = logging.getLogger(__name__)
 
 
-def case_rows(model_name: str, case: EvalCase, pred: np.ndarray, surfaces: bool) -> list[dict]:
-    """One row per image x structure with Dice and (optionally) HD95 / ASSD in mm."""
-    s = case.slices
-    target = s.structures.numpy()
-    annotated = s.annotated.numpy()
-    dice = dice_per_structure(pred, target, annotated)
-    hd = assd = np.full_like(dice, np.nan)
-    if surfaces:
-        hd, assd = surface_metrics(pred, target, s.spacing_mm, annotated)
+def image_rows(model_name: str, case: EvalCase, i: int, pred: np.ndarray, surfaces: bool) -> list[dict]:
+    """The rows of image i of a case: per structure Dice (and HD95 / ASSD in mm), or one "vertebral_body" row
+    of ``body_metrics`` for body-only masks."""
+    r = case.records[i]
+    base = {"model": model_name, "test": case.test, "variant": case.variant, "image": r.name, "patient": r.patient_id,
+            "series": r.series, "sequence": r.tags.get("sequence", r.sequence), "appearance": r.tags.get("appearance", ""),
+            "acq_spacing_mm": case.acq_spacing_mm if case.acq_spacing_mm is not None else ""}
+    empty = dict.fromkeys(METRICS, float("nan"))
+    if case.scoring == "bodies":
+        return [{**base, "structure": "vertebral_body", **empty,
+                 **vertebral_body_metrics(pred, r.structures, r.spacing_mm)}]
+    dice = dice_per_structure(pred[None], r.structures[None], np.asarray(r.annotated)[None])[0]
     rows = []
-    for i, (patient, name) in enumerate(zip(s.patient_ids, s.names)):
-        for j, structure in enumerate(FOREGROUND):
-            rows.append({"model": model_name, "test": case.test, "variant": case.variant, "image": name,
-                         "patient": patient, "structure": SHORT_NAMES[structure], "dice": dice[i, j],
-                         "hd95_mm": hd[i, j], "assd_mm": assd[i, j],
-                         "acq_spacing_mm": case.spacing_mm if case.spacing_mm is not None else ""})
+    for j, structure in enumerate(FOREGROUND):
+        hd = assd = float("nan")
+        if surfaces and r.annotated[j]:
+            hd, assd = surface_distances(pred == j + 1, r.structures == j + 1, r.spacing_mm)
+        rows.append({**base, "structure": SHORT_NAMES[structure], **empty, "dice": dice[j], "hd95_mm": hd,
+                     "assd_mm": assd})
     return rows
 
 
-def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str], out_dir: str | Path) -> dict:
-    """Evaluate every checkpoint on every configured test variant; write all outputs under out_dir."""
+def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], out_dir: str | Path) -> dict:
+    """Segment every image of every case whole with each checkpoint (``inference.segment_slice``), score it on its
+    own grid, and write metrics.csv, summary.json / .md, figures and TensorBoard scalars under out_dir."""
     if not checkpoints:
         raise DataError("No checkpoints to evaluate; set evaluation.checkpoints.NAME=PATH (e.g. model_a=..., model_b=...).")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ev = cfg.evaluation
     cases, split_info = build_cases(cfg)
+    models = {name: load_checkpoint(path, to_dict(cfg.preprocess)) for name, path in checkpoints.items()}
     rows: list[dict] = []
-    predictions: dict[tuple[str, str, str], np.ndarray] = {}
-    for name, path in checkpoints.items():
-        model = load_checkpoint(path, to_dict(cfg.preprocess))
+    predictions: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    for name, model in models.items():
         for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
-            pred = segment_batch(model, case.image, int(ev.batch_size)).numpy()
-            predictions[(name, case.test, case.variant)] = pred
-            rows.extend(case_rows(name, case, pred, bool(ev.surface_distance)))
+            preds = segment_slices(model, [case.image(i) for i in range(len(case.records))],
+                                   [r.spacing_mm for r in case.records])
+            predictions[(name, case.test, case.variant)] = preds
+            surfaces = case.test in ev.surface_distance_tests
+            for i, pred in enumerate(preds):
+                rows.extend(image_rows(name, case, i, pred, surfaces))
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -78,9 +88,8 @@ def _log_tensorboard(summary: dict, out: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     with SummaryWriter(str(out / "tensorboard")) as writer:
-        for entry in summary["aggregates"]:
-            tag = f"test/{entry['model']}/{entry['test']}/{entry['variant']}/dice_{entry['structure']}"
-            writer.add_scalar(tag, entry["dice_mean"], 0)
+        for e in summary["aggregates"]:
+            writer.add_scalar(f"test/{e['model']}/{e['test']}/{e['variant']}/{e['metric']}_{e['structure']}", e["mean"], 0)
 
 
 def evaluate_from_config(cfg: DictConfig) -> dict:

@@ -17,7 +17,7 @@ from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 
 def _resolution_curve(summary: dict, path: Path) -> None:
-    agg = [r for r in summary["aggregates"] if r["test"] == "resolution"]
+    agg = [r for r in summary["aggregates"] if r["test"] == "resolution" and r["metric"] == "dice"]
     if not agg:
         return
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
@@ -26,7 +26,7 @@ def _resolution_curve(summary: dict, path: Path) -> None:
         for mi, model in enumerate(summary["models"]):
             for kind, style in (("iso", "-"), ("thick", "--")):
                 pts = sorted(
-                    (float(r["variant"].split("_")[1][:-2]), r["dice_mean"], r["ci_low"], r["ci_high"])
+                    (float(r["variant"].split("_")[1][:-2]), r["mean"], r["ci_low"], r["ci_high"])
                     for r in agg if r["model"] == model and r["structure"] == s
                     and (r["variant"].startswith(kind) or float(r["variant"].split("_")[1][:-2]) == native)
                 )
@@ -40,14 +40,15 @@ def _resolution_curve(summary: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Dice")
     axes[-1].legend(fontsize=8)
-    fig.suptitle("Dice vs resolution (iso: both axes; thick: superior-inferior only)")
+    fig.suptitle("Dice vs resolution (home-field operator; iso: both axes; thick: superior-inferior only)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def _bar_chart(summary: dict, path: Path) -> None:
-    agg = [r for r in summary["aggregates"] if r["structure"] == "mean"]
+    agg = [r for r in summary["aggregates"] if (r["structure"], r["metric"]) in (("mean", "dice"), ("vertebral_body", "vb_dice"))
+           and not r["variant"].startswith("sequence=")]
     tests = list(dict.fromkeys(r["test"] for r in agg))
     fig, axes = plt.subplots(1, len(tests), figsize=(4.5 * len(tests), 4), squeeze=False)
     models = summary["models"]
@@ -56,7 +57,7 @@ def _bar_chart(summary: dict, path: Path) -> None:
         variants = list(dict.fromkeys(r["variant"] for r in agg if r["test"] == test))
         for mi, model in enumerate(models):
             rs = {r["variant"]: r for r in agg if r["test"] == test and r["model"] == model}
-            m = np.array([rs[v]["dice_mean"] if v in rs else np.nan for v in variants])
+            m = np.array([rs[v]["mean"] if v in rs else np.nan for v in variants])
             err = np.array([[m[i] - rs[v]["ci_low"], rs[v]["ci_high"] - m[i]] if v in rs else [0, 0]
                             for i, v in enumerate(variants)]).T
             ax.bar(np.arange(len(variants)) + mi * width, m, width, yerr=err, capsize=2, label=model, color=f"C{mi}")
@@ -65,19 +66,24 @@ def _bar_chart(summary: dict, path: Path) -> None:
         ax.set_ylim(0, 1)
         ax.set_title(test)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("mean Dice (vertebra, disc, canal)")
+    axes[0][0].set_ylabel("mean Dice (vertebra, disc, canal); external: body Dice")
     axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def _score(row: dict) -> float:
+    return row["vb_dice"] if row["structure"] == "vertebral_body" else row["dice"]
+
+
 def _overlays(rows, cases, predictions, models, out: Path, n: int) -> None:
-    """Per model and test family: the n best and n worst images by mean Dice (image | truth | prediction)."""
+    """Per model and test family: the n best and n worst images by mean Dice (external: body Dice), each as
+    image | truth | prediction on the whole slice."""
     per_image = defaultdict(list)
     for r in rows:
-        if not np.isnan(r["dice"]):
-            per_image[(r["model"], r["test"], r["variant"], r["image"])].append(r["dice"])
+        if not np.isnan(_score(r)):
+            per_image[(r["model"], r["test"], r["variant"], r["image"])].append(_score(r))
     by_case = {(c.test, c.variant): c for c in cases}
     for model in models:
         for test in dict.fromkeys(c.test for c in cases):
@@ -88,11 +94,13 @@ def _overlays(rows, cases, predictions, models, out: Path, n: int) -> None:
             fig, axes = plt.subplots(len(picks), 3, figsize=(6.6, 2.9 * len(picks)))
             for row, (tag, (score, variant, image)) in zip(np.atleast_2d(axes), picks):
                 case = by_case[(test, variant)]
-                i = case.slices.names.index(image)
-                img = case.image[i, 0]
-                pred = torch.from_numpy(predictions[(model, test, variant)][i])
-                panels = (img.expand(3, *img.shape), label_overlay(img, case.slices.structures[i]), label_overlay(img, pred))
-                for ax, panel, title in zip(row, panels, ("image", "truth", f"{model}: Dice {score:.2f}")):
+                i = [r.name for r in case.records].index(image)
+                img = torch.from_numpy(case.image(i))
+                img = (img / img.flatten().quantile(0.995).clamp_min(1e-6)).clamp(0, 1)
+                truth = torch.from_numpy(case.records[i].structures.astype(np.int64))
+                pred = torch.from_numpy(predictions[(model, test, variant)][i].astype(np.int64))
+                panels = (img.expand(3, *img.shape), label_overlay(img, truth), label_overlay(img, pred))
+                for ax, panel, title in zip(row, panels, ("image", "truth", f"{model}: {score:.2f}")):
                     ax.imshow(panel.permute(1, 2, 0).numpy())
                     ax.set_title(title if title != "image" else f"{tag}: {variant}\n{image}", fontsize=8)
                     ax.axis("off")

@@ -32,7 +32,7 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, structure=np.ones((3, 3)), border_value=0)
 
 
-def surface_distances(pred: np.ndarray, target: np.ndarray, spacing_mm: float) -> tuple[float, float]:
+def surface_distances(pred: np.ndarray, target: np.ndarray, spacing_mm) -> tuple[float, float]:
     """(HD95, ASSD) in mm between two binary 2D masks; NaN if either is empty.
 
     HD95 = 95th percentile of the pooled symmetric surface-to-surface distances; ASSD = their mean.

@@ -7,6 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from spine_synthseg.evaluation.aggregation import STRUCTURES
+from spine_synthseg.evaluation.cases import REAL_TESTS, TESTS
+
+# the score shown per structure: Dice, or vertebral-body Dice where only bodies are labelled
+MAIN_METRIC = {"vertebral_body": "vb_dice"}
+HOME_FIELD = "home-field: built from the generator's own operators / intensity model"
 
 
 def _fmt(m: float, lo: float, hi: float) -> str:
@@ -14,31 +19,38 @@ def _fmt(m: float, lo: float, hi: float) -> str:
 
 
 def write_summary_md(summary: dict, path: Path) -> None:
-    """Markdown tables: one per test family, Dice mean [CI] per model, and the paired difference."""
+    """One table per test family: per variant and structure, the mean [CI] of each model, HD95, and the paired
+    difference of the first two models. Real-image tests first; home-field tests are labelled as such."""
     models = summary["models"]
-    agg = {(r["model"], r["test"], r["variant"], r["structure"]): r for r in summary["aggregates"]}
-    diff = {(r["test"], r["variant"], r["structure"]): r for r in summary["paired_differences"]}
+    agg = {(r["model"], r["test"], r["variant"], r["structure"], r["metric"]): r for r in summary["aggregates"]}
+    diff = {(r["model_a"], r["model_b"], r["test"], r["variant"], r["structure"], r["metric"]): r
+            for r in summary["paired_differences"]}
     pct = int(round(summary["confidence"] * 100))
-    paired = f" Difference: {models[0]} - {models[1]}, paired per patient." if len(models) > 1 else ""
-    lines = [f"# Evaluation summary\n\nDice: mean over patients [{pct}% bootstrap CI over patients]. "
-             f"HD95 in mm (mean over patients).{paired} Patients of protocol_shift are the exporter's series ids.\n"]
-    for test in dict.fromkeys(r["test"] for r in summary["aggregates"]):
-        lines.append(f"\n## {test}\n")
-        header = "| variant | structure | " + " | ".join(f"{m} Dice" for m in models)
-        header += " | " + " | ".join(f"{m} HD95" for m in models)
+    pair = models[:2]
+    lines = [f"# Evaluation summary\n\nWhole slices, scored at their native grid. Mean over patients "
+             f"[{pct}% bootstrap CI over patients]; Dice unless stated (external: vertebral-body Dice, "
+             f"`vb_dice`). HD95 in mm, mean over patients."
+             + (f" Difference: {pair[0]} - {pair[1]}, paired per patient." if len(models) > 1 else "") + "\n"]
+    present = {r["test"] for r in summary["aggregates"]}
+    for test in [t for t in TESTS if t in present]:
+        kind = "real images" if test in REAL_TESTS else HOME_FIELD
+        lines.append(f"\n## {test} ({kind})\n")
+        header = "| variant | structure | " + " | ".join(models) + " | " + " | ".join(f"{m} HD95" for m in models)
         header += " | difference |" if len(models) > 1 else " |"
         lines += [header, "|" + "---|" * (header.count("|") - 1)]
         variants = dict.fromkeys(r["variant"] for r in summary["aggregates"] if r["test"] == test)
         for variant in variants:
             for s in STRUCTURES:
-                cells = [agg.get((m, test, variant, s)) for m in models]
+                metric = MAIN_METRIC.get(s, "dice")
+                cells = [agg.get((m, test, variant, s, metric)) for m in models]
                 if all(c is None for c in cells):
                     continue
-                row = f"| {variant} | {s} | " + " | ".join(
-                    _fmt(c["dice_mean"], c["ci_low"], c["ci_high"]) if c else "n/a" for c in cells)
-                row += " | " + " | ".join(f"{c['hd95_mm']:.1f}" if c and not np.isnan(c["hd95_mm"]) else "n/a" for c in cells)
+                row = f"| {variant} | {s} ({metric}) | " + " | ".join(
+                    _fmt(c["mean"], c["ci_low"], c["ci_high"]) if c else "n/a" for c in cells)
+                hds = [agg.get((m, test, variant, s, "hd95_mm")) for m in models]
+                row += " | " + " | ".join(f"{h['mean']:.1f}" if h and not np.isnan(h["mean"]) else "n/a" for h in hds)
                 if len(models) > 1:
-                    d = diff.get((test, variant, s))
+                    d = diff.get((*pair, test, variant, s, metric))
                     row += " | " + (_fmt(d["diff_mean"], d["ci_low"], d["ci_high"]) if d else "n/a")
                 lines.append(row + " |")
     path.write_text("\n".join(lines) + "\n")

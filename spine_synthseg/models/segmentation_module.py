@@ -13,6 +13,7 @@ from torch import nn
 from torchmetrics.segmentation import DiceScore
 
 from spine_synthseg.errors import ConfigError
+from spine_synthseg.models.inference import segment_slice
 from spine_synthseg.models.loss import DiceCELoss
 from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
 from spine_synthseg.visualisation import label_overlay
@@ -66,13 +67,24 @@ class SegmentationModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Either a batch of working-grid images (val_synth) or one whole native slice (val_real, segmented
+        by ``inference.segment_slice`` as in deployment and scored on its own grid)."""
         name = self.val_sets[dataloader_idx]
+        if "spacing_mm" in batch:
+            pred = torch.from_numpy(segment_slice(self, batch["image"], batch["spacing_mm"])).long()[None]
+            target = torch.from_numpy(batch["structures"]).long()[None]
+            self.dice[name].update(pred.to(self.device), target.to(self.device))
+            if batch_idx < self.hparams.n_logged_images:
+                image = torch.from_numpy(batch["image"])
+                image = image / image.flatten().quantile(0.995).clamp_min(1e-6)
+                self._log_examples(f"{name}/example_{batch_idx}", image[None, None], target, pred)
+            return
         logits = self(batch["image"])
         pred = logits.argmax(1)
         self.log(f"{name}/loss", self.loss(logits, batch["structures"]), add_dataloader_idx=False)
         self.dice[name].update(pred, batch["structures"])
         if batch_idx == 0:
-            self._log_examples(name, batch["image"], batch["structures"], pred)
+            self._log_examples(f"{name}/examples", batch["image"], batch["structures"], pred)
 
     def on_validation_epoch_end(self) -> None:
         for name, metric in self.dice.items():
@@ -83,13 +95,14 @@ class SegmentationModule(pl.LightningModule):
                     self.log(f"{name}/dice_{short}", value)
             self.log(f"{name}/dice_mean", torch.nanmean(per_class), prog_bar=True)
 
-    def _log_examples(self, name: str, image, target, pred) -> None:
+    def _log_examples(self, tag: str, image, target, pred) -> None:
+        """TensorBoard image `tag`: per row, truth | prediction overlaid on the image."""
         writer = getattr(self.logger, "experiment", None)
         if writer is None or not hasattr(writer, "add_image"):
             return
         n = min(self.hparams.n_logged_images, image.shape[0])
         rows = [torch.cat([label_overlay(image[i, 0], target[i]), label_overlay(image[i, 0], pred[i])], 2) for i in range(n)]
-        writer.add_image(f"{name}/examples_truth_vs_prediction", torch.cat(rows, 1), self.global_step)
+        writer.add_image(f"{tag}_truth_vs_prediction", torch.cat(rows, 1), self.global_step)
 
     def configure_optimizers(self):
         opt = instantiate(self.hparams.optimizer, params=self.parameters())

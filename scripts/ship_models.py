@@ -1,0 +1,71 @@
+"""Ship the default experiment's seed-0 checkpoints as models/<name>.ckpt (weights + hyper-parameters only, no
+optimizer state) with a model card each (models/<name>.md: data, config, command, headline metrics).
+
+  python scripts/ship_models.py outputs/default results models
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+CARDS = {
+    "model_a": ("Model A: synthetic images only", "experiment=model_a (data=synth)",
+                "label maps of the 25 SPIDER T2 SPACE training patients, turned into random synthetic MRIs on the fly "
+                "(SpineSynthGenerator, default full-spectrum generator); it never saw a real image. Checkpoint chosen "
+                "on a fixed synthetic validation set (val_synth)."),
+    "model_b": ("Model B: real images only", "experiment=model_b (data=real)",
+                "real T2 SPACE images of the 25 training patients with spatial augmentation only. Checkpoint chosen on "
+                "the 6 real validation patients (val_real)."),
+    "model_b_aug": ("Model B+aug: real images with nnU-Net intensity augmentation (the fair baseline)",
+                    "experiment=model_b_aug (data=real_aug)",
+                    "real T2 SPACE images of the 25 training patients with spatial augmentation and nnU-Net's default "
+                    "intensity augmentation. Checkpoint chosen on the 6 real validation patients (val_real)."),
+}
+
+
+def strip(src: Path, dst: Path) -> None:
+    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    keep = {k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step")}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(keep, dst)
+
+
+def card(name: str, run: Path, headline: list[dict]) -> str:
+    title, config, data = CARDS[name]
+    metrics = json.loads((run / "metrics.json").read_text())
+    rows = [r for r in headline if r["model"] == name]
+    lines = [f"# {title}", "", f"`models/{name}.ckpt`: the seed-0 run of the default experiment "
+             f"(`bash scripts/run_default_experiment.sh`, i.e. `python run.py {config.split()[0]} seed=0`).", "",
+             f"- Config: `{config}`, `trainer=cpu` ({metrics['max_steps']} steps x batch {metrics['batch_size']}, "
+             f"crops of 160 x 128 px from whole slices at 1.5 mm), 2D U-Net depth 4 / base 16 / instance norm, "
+             f"Dice + CE, AdamW 2e-3, warm-up + cosine.",
+             f"- Data: {data}", f"- Selected checkpoint: `{metrics['checkpoint']}` by `{metrics['monitor']}` "
+             f"= {metrics['best_val_of_monitor']:.4f}; real validation Dice (whole slices) "
+             f"{metrics['validation']['val_real/dice_mean']:.4f}.",
+             "- Input: any sagittal slice (PNG with its pixel spacing, or a .mha volume); resampled to 1.5 mm inside.",
+             "- Output: 0 background, 1 vertebra (body + posterior elements, as SPIDER labels it), 2 disc, 3 canal.",
+             "", "Headline results of the default experiment (mean over 3 seeds of this configuration, 95 % CI over "
+             "patients; `results/headline.csv`):", "", "| test | metric | mean [95% CI] |", "|---|---|---|"]
+    lines += [f"| {r['test']} | {r['metric']} | {float(r['mean']):.3f} [{float(r['ci_low']):.3f}, "
+              f"{float(r['ci_high']):.3f}] |" for r in rows]
+    lines += ["", f"Use: `python -m spine_synthseg.predict models/{name}.ckpt INPUT OUTPUT`.", ""]
+    return "\n".join(lines)
+
+
+def main(runs: Path, results: Path, out: Path) -> None:
+    headline = list(csv.DictReader(open(results / "headline.csv")))
+    for name in CARDS:
+        run = runs / f"{name}_seed0"
+        metrics = json.loads((run / "metrics.json").read_text())
+        strip(run / metrics["checkpoint"], out / f"{name}.ckpt")
+        (out / f"{name}.md").write_text(card(name, run, headline))
+        print(f"{out / name}.ckpt ({(out / f'{name}.ckpt').stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))

@@ -1,0 +1,28 @@
+"""Loading a trained SegmentationModule from a checkpoint, the one loader of evaluation, predict and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from spine_synthseg.errors import DataError
+from spine_synthseg.models.segmentation_module import SegmentationModule
+
+
+def load_checkpoint(path: str | Path, expected_preprocess: Mapping | None = None) -> SegmentationModule:
+    """A checkpoint in eval mode on the CPU. With `expected_preprocess` (the ``preprocess`` config node), the
+    checkpoint must have been trained at the same working spacing and intensity percentiles."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Checkpoint {path} does not exist; pass the path of a .ckpt file.")
+    try:
+        model = SegmentationModule.load_from_checkpoint(str(path), map_location="cpu")
+    except (RuntimeError, KeyError, TypeError) as err:
+        raise DataError(f"{path} is not a spine-synthseg checkpoint ({err}); train one with run.py.") from err
+    trained = model.hparams.get("preprocess")
+    if expected_preprocess is not None and trained and (
+            float(trained["spacing_mm"]) != float(expected_preprocess["spacing_mm"])
+            or list(trained.get("percentiles", [])) != list(expected_preprocess.get("percentiles", []))):
+        raise DataError(f"{path} was trained at {trained}, but preprocess is {dict(expected_preprocess)}; "
+                        f"set preprocess to match.")
+    return model.eval()

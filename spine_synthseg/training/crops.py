@@ -1,0 +1,51 @@
+"""Training crops sampled over the whole slice (nnU-Net's scheme), never centred on the labels by construction.
+
+For each slice of size (h, w) on its canvas and a crop of size (ch, cw):
+  with probability 1 - foreground_prob: top ~ U{0 .. max(h - ch, 0)}, left ~ U{0 .. max(w - cw, 0)} (uniform
+    over every crop position inside the slice);
+  with probability foreground_prob (nnU-Net: 1/3): a foreground pixel (r, c) is drawn uniformly and the crop
+    is centred on it, then shifted to lie inside the slice.
+A slice smaller than the crop is taken whole, padded with the canvas padding (zeros).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from spine_synthseg.synthesis.sampling import check_range
+
+
+class RandomCrop:
+    """size: (H, W) crop in pixels. foreground_prob: share of crops forced to contain foreground (0-1)."""
+
+    def __init__(self, size: tuple[int, int], foreground_prob: float = 1 / 3):
+        self.size = (int(size[0]), int(size[1]))
+        self.foreground_prob = check_range("data.crop_foreground_prob", foreground_prob, 0, 1)
+
+    def sample(self, shapes: torch.Tensor, structures: torch.Tensor, generator=None) -> torch.Tensor:
+        """(B, 2) top-left corners for slices of sizes `shapes` (B, 2) with labels (B, H, W) on the canvas."""
+        b, dev = shapes.shape[0], shapes.device
+        crop = torch.tensor(self.size, device=dev)
+        room = (shapes - crop).clamp_min(0)  # (B, 2) largest valid corner
+        uniform = (torch.rand((b, 2), generator=generator, device=dev) * (room + 1)).floor().long().minimum(room)
+        fg = (structures > 0).flatten(1).float()
+        has_fg = fg.sum(1) > 0
+        pick = torch.multinomial(fg + (~has_fg)[:, None].float(), 1, generator=generator)[:, 0]  # any pixel if none
+        centre = torch.stack([pick // structures.shape[-1], pick % structures.shape[-1]], 1)
+        centred = (centre - crop // 2).clamp_min(0).minimum(room)
+        forced = (torch.rand((b, 1), generator=generator, device=dev) < self.foreground_prob) & has_fg[:, None]
+        return torch.where(forced, centred, uniform)
+
+    def apply(self, corners: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Crops (B, ..., ch, cw) of x (B, ..., H, W) at `corners` (B, 2)."""
+        ch, cw = self.size
+        rows = corners[:, 0:1] + torch.arange(ch, device=x.device)  # (B, ch)
+        cols = corners[:, 1:2] + torch.arange(cw, device=x.device)  # (B, cw)
+        b = torch.arange(x.shape[0], device=x.device)
+        moved = x.movedim((-2, -1), (1, 2))  # (B, H, W, ...)
+        return moved[b[:, None, None], rows[:, :, None], cols[:, None, :]].movedim((1, 2), (-2, -1))
+
+    def __call__(self, batch: dict[str, torch.Tensor], keys: tuple[str, ...], generator=None) -> dict:
+        """The batch with `keys` cropped (the others, e.g. "shape", are dropped from the crop's view)."""
+        corners = self.sample(batch["shape"], batch["structures"], generator)
+        return {k: self.apply(corners, batch[k]) for k in keys if k in batch}
