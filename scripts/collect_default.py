@@ -133,6 +133,17 @@ def main(src: Path, dst: Path) -> None:
     (default / "timing.json").write_text(json.dumps({"total_seconds": sum(durations.values()), "runs": durations}, indent=2))
     if runs:
         shutil.copy(runs[0] / "splits.json", default / "splits.json")
+    crop = src / "eval_crop_seed0" / "summary.json"
+    whole = src / "eval_seed0" / "summary.json"
+    if crop.is_file() and whole.is_file():
+        rows = []
+        for protocol, path in (("label_crop_240x192mm", crop), ("whole_slice", whole)):
+            for r in json.loads(path.read_text())["aggregates"]:
+                if r["test"] in ("standard", "protocol_shift") and r["metric"] == "dice":
+                    rows.append({"protocol": protocol, "seed": 0, **{k: r[k] for k in ("model", "test", "variant", "structure")},
+                                 "mean": fmt(r["mean"]), "ci_low": fmt(r["ci_low"]), "ci_high": fmt(r["ci_high"]),
+                                 "n_patients": r["n_patients"]})
+        write_csv(default / "protocol_comparison_seed0.csv", rows)
     print(f"collected {n_seeds} seeds into {dst}")
 
 

@@ -3,7 +3,9 @@
 # (real + nnU-Net intensity augmentation), same U-Net, loss and budget (trainer=cpu: 800 steps x 8), seeds 0 1 2;
 # then one evaluation per seed of the three checkpoints; then results/default/ and results/headline.csv.
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.
-#   bash scripts/run_default_experiment.sh [train|evaluate|collect|all] [SEEDS...]   (default: all 0 1 2)
+# Stage "compare" (part of all): seed 0 only, the old label-centred crop protocol on the SPIDER tests, and
+# full-pass vs sliding-window inference on the validation patients.
+#   bash scripts/run_default_experiment.sh [train|evaluate|compare|collect|all] [SEEDS...]   (default: all 0 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:-all}
@@ -28,6 +30,13 @@ if [ "$STAGE" = evaluate ] || [ "$STAGE" = all ]; then
       evaluation.checkpoints.model_b=$OUT/model_b_seed$s/checkpoints/best.ckpt \
       evaluation.checkpoints.model_b_aug=$OUT/model_b_aug_seed$s/checkpoints/best.ckpt
   done
+fi
+CKPTS="model_a=$OUT/model_a_seed0/checkpoints/best.ckpt model_b=$OUT/model_b_seed0/checkpoints/best.ckpt model_b_aug=$OUT/model_b_aug_seed0/checkpoints/best.ckpt"
+if [ "$STAGE" = compare ] || [ "$STAGE" = all ]; then
+  [ -f $OUT/eval_crop_seed0/summary.json ] || python3 run.py mode=evaluate run_name=eval_crop_seed0 \
+    hydra.run.dir=$OUT/eval_crop_seed0 "evaluation.tests=[standard,protocol_shift]" "evaluation.label_crop_mm=[240,192]" \
+    $(for c in $CKPTS; do echo "evaluation.checkpoints.$c"; done)
+  [ -f results/inference_choice.json ] || python3 scripts/compare_inference.py results/inference_choice.json $CKPTS
 fi
 if [ "$STAGE" = collect ] || [ "$STAGE" = all ]; then
   python3 scripts/collect_default.py $OUT results

@@ -6,9 +6,3 @@ NUM_CLASSES = len(STRUCTURES)
 FOREGROUND = STRUCTURES[1:]
 SHORT_NAMES = {"vertebra": "vertebra", "intervertebral_disc": "disc", "spinal_canal": "canal"}
 
-
-def structure_index(name: str) -> int:
-    """Class index of a structure name; raises with the valid names otherwise."""
-    if name not in STRUCTURES:
-        raise ValueError(f"Unknown structure {name!r}; valid structures are {STRUCTURES}.")
-    return STRUCTURES.index(name)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spine_synthseg.evaluation.metrics import bootstrap_ci, dice_per_structure, surface_distances, surface_metrics
+from spine_synthseg.evaluation.metrics import bootstrap_ci, dice_per_structure, surface_distances
 
 
 def test_dice_hand_computed():
@@ -36,12 +36,12 @@ def test_surface_distances_of_shifted_squares():
     assert all(np.isnan(surface_distances(a, np.zeros_like(a), 1.0)))
 
 
-def test_surface_metrics_shape_and_empty():
-    pred = np.zeros((1, 20, 20), int)
-    target = pred.copy()
-    target[0, 5:10, 5:10] = 1
-    hd, assd = surface_metrics(pred, target, 1.0)
-    assert hd.shape == (1, 3) and np.isnan(hd).all()
+def test_surface_distances_use_row_and_column_spacing():
+    a = np.zeros((20, 20), bool)
+    a[5:10, 5:10] = True
+    down, right = np.roll(a, 2, axis=0), np.roll(a, 2, axis=1)  # shifted 2 rows / 2 columns
+    assert surface_distances(a, down, (0.5, 3.0))[0] == pytest.approx(1.0)  # 2 rows x 0.5 mm
+    assert surface_distances(a, right, (0.5, 3.0))[0] == pytest.approx(6.0)  # 2 columns x 3 mm
 
 
 def test_bootstrap_ci():

@@ -33,7 +33,8 @@ def _surface(mask: np.ndarray) -> np.ndarray:
 
 
 def surface_distances(pred: np.ndarray, target: np.ndarray, spacing_mm) -> tuple[float, float]:
-    """(HD95, ASSD) in mm between two binary 2D masks; NaN if either is empty.
+    """(HD95, ASSD) in mm between two binary 2D masks with pixel spacing (row, col) mm (or one number); NaN if
+    either is empty.
 
     HD95 = 95th percentile of the pooled symmetric surface-to-surface distances; ASSD = their mean.
     """
@@ -50,18 +51,6 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing_mm) -> tuple
     dt_p = ndimage.distance_transform_edt(~sp, sampling=spacing_mm)
     d = np.concatenate([dt_t[sp], dt_p[st]])
     return float(np.percentile(d, 95)), float(d.mean())
-
-
-def surface_metrics(pred: np.ndarray, target: np.ndarray, spacing_mm: float,
-                    annotated: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 3) HD95 and (N, 3) ASSD in mm for classes 1..3."""
-    n = pred.shape[0]
-    hd, assd = np.full((n, 3), np.nan), np.full((n, 3), np.nan)
-    for i in range(n):
-        for c in range(1, 4):
-            if annotated is None or annotated[i, c - 1]:
-                hd[i, c - 1], assd[i, c - 1] = surface_distances(pred[i] == c, target[i] == c, spacing_mm)
-    return hd, assd
 
 
 def bootstrap_ci(values: np.ndarray, n_samples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:

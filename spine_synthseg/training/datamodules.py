@@ -92,7 +92,8 @@ class SpineDataModule(pl.LightningDataModule):
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
         gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle, generator=gen,
+        drop_last = shuffle and len(ds) >= self.batch_size  # a tiny set (source=sample) still gives one batch
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=drop_last, generator=gen,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self):
