@@ -69,6 +69,7 @@ def fmt(x: float) -> str:
 
 def main(src: Path, dst: Path) -> None:
     evals = sorted(src.glob("eval_seed*/metrics.csv"))
+    home = sorted(src.glob("eval_home_seed*/metrics.csv"))  # the home-field tests (seed 0)
     if not evals:
         raise SystemExit(f"No eval_seed*/metrics.csv under {src}; run scripts/run_default_experiment.sh first.")
     default = dst / "default"
@@ -76,8 +77,8 @@ def main(src: Path, dst: Path) -> None:
     # (model, test, variant, structure, metric) -> {patient: [value per seed]}
     per_patient: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     long_rows = []
-    for path in evals:
-        seed = path.parent.name.removeprefix("eval_seed")
+    for path in evals + home:
+        seed = path.parent.name.removeprefix("eval_home_seed").removeprefix("eval_seed")
         rows = with_sequence_groups(read_rows(path))
         for metric in METRICS:
             for key, patients in patient_values(rows, metric).items():
@@ -87,8 +88,10 @@ def main(src: Path, dst: Path) -> None:
                                       "structure": key[3], "metric": metric, "patient": p, "value": fmt(v)})
         out = default / f"seed{seed}"
         out.mkdir(exist_ok=True)
+        prefix = "home_field_" if path.parent.name.startswith("eval_home") else ""
         for name in COPY:
-            shutil.copy(path.parent / name, out / name)
+            if (path.parent / name).is_file():  # only the home-field run has a resolution plot
+                shutil.copy(path.parent / name, out / f"{prefix}{name}")
         if seed == "0":
             for png in path.parent.glob("overlays_*.png"):
                 shutil.copy(png, out / png.name)
@@ -96,7 +99,11 @@ def main(src: Path, dst: Path) -> None:
     n_seeds = len(evals)
 
     def averaged(key: tuple) -> dict[str, float]:
-        return {p: float(np.mean(v)) for p, v in per_patient.get(key, {}).items() if len(v) == n_seeds}
+        """Per patient, the mean over the seeds that evaluated this key (every seed for the real tests)."""
+        return {p: float(np.mean(v)) for p, v in per_patient.get(key, {}).items()}
+
+    def seeds_of(key: tuple) -> int:
+        return max((len(v) for v in per_patient.get(key, {}).values()), default=0)
 
     summary = []
     for key in sorted(per_patient, key=lambda k: (MODELS.index(k[0]) if k[0] in MODELS else 9,) + k[1:]):
@@ -104,7 +111,7 @@ def main(src: Path, dst: Path) -> None:
         m, lo, hi = bootstrap_ci(np.array(list(values.values())), 2000, 0.95, 0)
         summary.append({"model": key[0], "test": key[1], "variant": key[2], "structure": key[3], "metric": key[4],
                         "mean": fmt(m), "ci_low": fmt(lo), "ci_high": fmt(hi), "n_patients": len(values),
-                        "n_seeds": n_seeds})
+                        "n_seeds": seeds_of(key)})
     write_csv(default / "all_tests.csv", summary)
     headline, paired = [], []
     for name, (test, variant, structure, metric, label) in HEADLINE.items():
@@ -114,7 +121,8 @@ def main(src: Path, dst: Path) -> None:
                 continue
             m, lo, hi = bootstrap_ci(np.array(list(values.values())), 2000, 0.95, 0)
             headline.append({"test": name, "model": model, "metric": label, "mean": fmt(m), "ci_low": fmt(lo),
-                             "ci_high": fmt(hi), "n_seeds": n_seeds, "n_patients": len(values), "config": CONFIG[model]})
+                             "ci_high": fmt(hi), "n_seeds": seeds_of((model, test, variant, structure, metric)),
+                             "n_patients": len(values), "config": CONFIG[model]})
         for a, b in combinations(MODELS, 2):
             va, vb = averaged((a, test, variant, structure, metric)), averaged((b, test, variant, structure, metric))
             common = sorted(set(va) & set(vb))
@@ -122,7 +130,8 @@ def main(src: Path, dst: Path) -> None:
                 continue
             m, lo, hi = bootstrap_ci(np.array([va[p] - vb[p] for p in common]), 2000, 0.95, 0)
             paired.append({"test": name, "model_a": a, "model_b": b, "metric": label, "diff_mean": fmt(m),
-                           "ci_low": fmt(lo), "ci_high": fmt(hi), "n_patients": len(common), "n_seeds": n_seeds})
+                           "ci_low": fmt(lo), "ci_high": fmt(hi), "n_patients": len(common),
+                           "n_seeds": seeds_of((a, test, variant, structure, metric))})
     write_csv(dst / "headline.csv", headline)
     write_csv(dst / "paired_differences.csv", paired)
     runs = sorted(p for p in src.glob("model_*_seed*") if (p / "metrics.json").is_file())

@@ -76,11 +76,50 @@ def external(root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def protocols(root: Path) -> str:
+    """Seed 0: the same checkpoints under the old label-centred crop and on whole slices; and the old-protocol
+    models (crop-trained, old results) for reference."""
+    path = root / "default" / "protocol_comparison_seed0.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = {(r["protocol"], r["model"], r["variant"]): r for r in read(path) if r["structure"] == "mean"}
+    old = {(r["model"], r["variant"]): r for r in read(root / "old_crop_protocol" / "default" / "across_seeds.csv")
+           if r["structure"] == "mean"}
+    lines = ["| model | test | old models, old crop protocol (3 seeds) | these models, old crop protocol | these models, whole slices |",
+             "|---|---|---|---|---|"]
+    for m in MODELS:
+        for variant in ("t2_space", "t2_tse", "t2_tse_mid"):
+            crop, whole = rows.get(("label_crop_240x192mm", m, variant)), rows.get(("whole_slice", m, variant))
+            if not (crop and whole):
+                continue
+            o = old.get((m, variant))
+            old_cell = f"{float(o['dice_mean_over_seeds']):.3f}" if o else "n/a"
+            lines.append(f"| {NAMES[m]} | {variant} | {old_cell} | {ci(crop)} | {ci(whole)} |")
+    return "\n".join(lines)
+
+
+def inference_choice(root: Path) -> str:
+    import json
+
+    path = root / "inference_choice.json"
+    if not path.is_file():
+        return "(not run)"
+    data = json.loads(path.read_text())
+    lines = [f"| model (seed 0) | full pass | sliding window ({data['window_px'][0]} x {data['window_px'][1]} px, 50 % overlap) |",
+             "|---|---|---|"]
+    for m, v in data["models"].items():
+        lines.append(f"| {NAMES.get(m, m)} | {v['full_pass']:.3f} | {v['sliding_window']:.3f} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1])
     print("## Headline: real images, whole slices (mean over 3 seeds, 95% CI over patients)\n\n" + headline(root))
     print("\n## Paired differences (per patient, seed-averaged)\n\n" + paired(root))
+    print("\n## Old crop protocol vs whole slices (mean Dice, seed 0 unless stated)\n\n" + protocols(root))
+    print("\n## Inference on the real validation patients (mean Dice)\n\n" + inference_choice(root))
     print("\n## Per structure\n\n" + per_structure(root))
     print("\n## External (vertebral bodies only), by appearance and sequence\n\n" + external(root))
-    print("\n## Home-field tests (built from the generator's operators / intensity model)\n\n"
-          + table(root, HOME, "mean", "dice", "perturbation"))
+    seeds = sorted({r["n_seeds"] for r in read(root / "default" / "all_tests.csv") if r["test"] in ("contrast", "resolution")})
+    print(f"\n## Home-field tests (built from the generator's operators / intensity model; mean Dice; "
+          f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + table(root, HOME, "mean", "dice", "perturbation"))
