@@ -17,6 +17,7 @@ from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict  # noqa:
 from spine_synthseg.data.catalog import load_splits  # noqa: E402
 from spine_synthseg.data.datasets import stack_label_maps  # noqa: E402
 from spine_synthseg.synthesis import SpineSynthGenerator  # noqa: E402
+from spine_synthseg.training.crops import RandomCrop  # noqa: E402
 
 RESULTS = PROJECT_ROOT / "results" / "benchmarks"
 
@@ -39,11 +40,14 @@ def grid_overrides(spacing_mm: float | None = None, size=None) -> list[str]:
 
 
 def training_label_maps(n: int, overrides: list[str] = ()) -> dict[str, torch.Tensor]:
-    """n label maps of the training patients (the project's split and grid, composed from conf/; never images)."""
+    """n training crops of label maps of the training patients (the project's split, grid and crop size,
+    composed from conf/; never images)."""
     cfg = compose_config(["data=synth", *overrides])
     slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
-    return stack_label_maps(train, list(range(min(n, len(train)))))
+    maps = stack_label_maps(train, list(range(min(n, len(train)))))
+    crop = RandomCrop(tuple(cfg.preprocess.size))  # training crops (the canvas holds whole slices)
+    return crop(maps, ("structures", "instances", "bg_distance", "bg_clusters"), torch.Generator().manual_seed(0))
 
 
 def model_a_generator(overrides: list[str] = ()) -> SpineSynthGenerator:
