@@ -13,7 +13,7 @@ from spine_synthseg.config import PROJECT_ROOT
 from spine_synthseg.data.preprocess import normalise
 from spine_synthseg.errors import DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
-from spine_synthseg.models.inference import segment_batch, segment_slice
+from spine_synthseg.models.inference import segment_batch, segment_slice, segment_slices
 from tests.test_spider_reader import write_case
 
 
@@ -22,7 +22,7 @@ def test_volume_geometry_round_trip(tmp_path, monkeypatch):
     for voxel, whatever the axis order and directions of the file."""
     write_case(tmp_path, 5, "t2", ("si", "ap", "lr"), {"ap", "si"})
     path = tmp_path / "images" / "5_t2.mha"
-    monkeypatch.setattr(predict_mod, "segment_slice", lambda model, img, spacing: (img % 7 == 0).astype(np.uint8))
+    monkeypatch.setattr(predict_mod, "segment_slice", lambda model, img, spacing, mode: (img % 7 == 0).astype(np.uint8))
     out = predict_mod.predict_volume(model=None, path=path, out_path=tmp_path / "out" / "labels.mha")
     src, lab = sitk.ReadImage(str(path)), sitk.ReadImage(str(out))
     assert lab.GetSize() == src.GetSize() and lab.GetSpacing() == src.GetSpacing()
@@ -58,7 +58,7 @@ def test_16_bit_png_is_read_at_full_depth(tmp_path, checkpoint, monkeypatch):
     Image.fromarray(values).save(tmp_path / "pngs" / "a.png")
     seen = []
     monkeypatch.setattr(predict_mod, "segment_slice",
-                        lambda model, img, spacing: seen.append(img) or np.zeros(img.shape, np.uint8))
+                        lambda model, img, spacing, mode: seen.append(img) or np.zeros(img.shape, np.uint8))
     predict_mod.predict(checkpoint, tmp_path / "pngs", tmp_path / "o", spacing_mm=1.0)
     assert len(seen) == 1 and seen[0].max() == values.max()
 
@@ -93,3 +93,18 @@ def test_cli_errors_are_one_line(tmp_path, cmd):
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr[-2000:]
+
+
+def test_sliding_window_mode(checkpoint):
+    """On a slice exactly one training crop in size the window is the whole slice: both modes agree; bigger
+    slices keep their shape; an unknown mode names the choices."""
+    model = load_checkpoint(checkpoint)
+    h, w = (int(v) for v in model.hparams.preprocess["size"])
+    working = float(model.hparams.preprocess["spacing_mm"])
+    image = torch.rand(h, w, generator=torch.Generator().manual_seed(1)).numpy() * 500
+    full, slid = (segment_slices(model, [image], [(working, working)], mode=m)[0] for m in ("full_pass", "sliding_window"))
+    assert np.array_equal(full, slid)
+    big = torch.rand(2 * h + 7, w + 30, generator=torch.Generator().manual_seed(2)).numpy()
+    assert segment_slices(model, [big], [(working, working)], mode="sliding_window")[0].shape == big.shape
+    with pytest.raises(Exception, match="full_pass"):
+        segment_slices(model, [image], [(working, working)], mode="tiles")

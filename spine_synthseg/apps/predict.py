@@ -32,17 +32,18 @@ log = logging.getLogger(__name__)
 VOLUME_SUFFIXES = (".mha", ".nii", ".gz")
 
 
-def predict_volume(model: SegmentationModule, path: Path, out_path: Path) -> Path:
+def predict_volume(model: SegmentationModule, path: Path, out_path: Path, mode: str = "full_pass") -> Path:
     """Segment every sagittal slice of a volume; write a label volume with the input's geometry."""
     image = read_volume(path)
     layout = SagittalLayout.of(image)
-    labels = np.stack([segment_slice(model, s, layout.spacing_rc_mm) for s in layout.to_slices(image)])
+    labels = np.stack([segment_slice(model, s, layout.spacing_rc_mm, mode) for s in layout.to_slices(image)])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(layout.from_slices(labels, image), str(out_path), useCompression=True)
     return out_path
 
 
-def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, spacing_mm: float | None) -> list[Path]:
+def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, spacing_mm: float | None,
+                       mode: str = "full_pass") -> list[Path]:
     """Segment every PNG in `folder` (or `folder/images`); spacing from the folder's dataset.json unless given."""
     images_dir = folder / "images" if (folder / "images").is_dir() else folder
     paths = sorted(images_dir.glob("*.png"))
@@ -57,27 +58,29 @@ def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, s
         raise DataError(f"{folder} has no dataset.json with pixel_spacing_mm; pass --spacing-mm (mm per pixel).")
     out_dir.mkdir(parents=True, exist_ok=True)
     for p in paths:
-        Image.fromarray(segment_slice(model, read_png(p).astype(np.float32), spacings[p.name])).save(out_dir / p.name)
+        Image.fromarray(segment_slice(model, read_png(p).astype(np.float32), spacings[p.name], mode)).save(out_dir / p.name)
     return [out_dir / n for n in names]
 
 
-def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, spacing_mm: float | None = None):
-    """Dispatch on the input: a volume file -> label volume; a folder -> PNG masks."""
+def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, spacing_mm: float | None = None,
+            mode: str = "full_pass"):
+    """Dispatch on the input: a volume file -> label volume; a folder -> PNG masks. mode: see models/inference.py."""
     model = load_checkpoint(checkpoint)
     input_path, output = Path(input_path), Path(output)
     if input_path.is_dir():
-        return predict_png_folder(model, input_path, output, spacing_mm)
+        return predict_png_folder(model, input_path, output, spacing_mm, mode)
     if not input_path.is_file():
         raise DataError(f"Input {input_path} does not exist; give a .mha volume or a folder of PNG slices.")
     target = output if output.suffix in VOLUME_SUFFIXES else output / f"{input_path.stem}_labels.mha"
-    return predict_volume(model, input_path, target)
+    return predict_volume(model, input_path, target, mode)
 
 
 def predict_from_config(cfg) -> object:
     """mode=predict: predict.checkpoint, predict.input, predict.output, predict.spacing_mm."""
     if not cfg.predict.checkpoint or not cfg.predict.input:
         raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
-    result = predict(cfg.predict.checkpoint, cfg.predict.input, cfg.predict.output, cfg.predict.get("spacing_mm"))
+    result = predict(cfg.predict.checkpoint, cfg.predict.input, cfg.predict.output, cfg.predict.get("spacing_mm"),
+                     cfg.predict.get("inference_mode", "full_pass"))
     log.info("prediction written: %s", result)
     return result
 
@@ -88,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("input", help="a .mha volume or a folder of PNG slices")
     parser.add_argument("output", help="output .mha file or folder")
     parser.add_argument("--spacing-mm", type=float, default=None, help="pixel spacing of PNG slices (mm)")
+    parser.add_argument("--sliding-window", action="store_true", help="windows of the training crop instead of one pass")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
-        result = predict(args.checkpoint, args.input, args.output, args.spacing_mm)
+        result = predict(args.checkpoint, args.input, args.output, args.spacing_mm,
+                         "sliding_window" if args.sliding_window else "full_pass")
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

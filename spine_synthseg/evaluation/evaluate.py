@@ -64,7 +64,7 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     for name, model in models.items():
         for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
             preds = segment_slices(model, [case.image(i) for i in range(len(case.records))],
-                                   [r.spacing_mm for r in case.records])
+                                   [r.spacing_mm for r in case.records], mode=str(ev.inference_mode))
             predictions[(name, case.test, case.variant)] = preds
             surfaces = case.test in ev.surface_distance_tests
             for i, pred in enumerate(preds):

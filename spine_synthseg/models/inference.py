@@ -1,10 +1,13 @@
 """Inference, the one path used by validation, evaluation and ``predict``: segment whole slices with a model.
 
-`model` is a SegmentationModule (or any module with ``hparams.preprocess``: spacing_mm, percentiles) in eval
-mode. A raw 2D slice at any pixel spacing is resampled to the model's working spacing (antialiased bilinear),
-normalised (intensity percentiles -> [0, 1]), zero-padded at the bottom / right to a multiple of 16 and segmented
-whole (the U-Net is fully convolutional); the class map is cropped and resampled back (nearest) to the input grid.
-Slices of equal working size are segmented together, in batches.
+`model` is a SegmentationModule (or any module with ``hparams.preprocess``: spacing_mm, percentiles, size) in
+eval mode. A raw 2D slice at any pixel spacing is resampled to the model's working spacing (antialiased
+bilinear) and normalised (intensity percentiles -> [0, 1]); then either
+  full_pass       zero-padded at the bottom / right to a multiple of 16 and segmented whole (the U-Net is fully
+                  convolutional); slices of equal working size go together, in batches; or
+  sliding_window  windows of the training crop size (preprocess.size) with 50 % overlap, softmax averaged with
+                  a Gaussian weight (nnU-Net's, sigma = 1/8 of the window), then argmax;
+and the class map is resampled back (nearest) to the input grid.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from spine_synthseg.data.preprocess import normalise, resample
+from spine_synthseg.errors import ConfigError
 
 PAD_MULTIPLE = 16  # 2 ** (depth - 1) for the default depth 4; enough for depth <= 5
+MODES = ("full_pass", "sliding_window")
 
 
 @torch.no_grad()
@@ -36,10 +41,38 @@ def _working_image(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[flo
     return normalise(x, tuple(prep.get("percentiles", (0.5, 99.5))))
 
 
+def _gaussian_weight(size: tuple[int, int]) -> torch.Tensor:
+    axes = [torch.exp(-0.5 * ((torch.arange(n) - (n - 1) / 2) / (n / 8)) ** 2) for n in size]
+    return (axes[0][:, None] * axes[1][None, :]).clamp_min(1e-3)
+
+
+@torch.no_grad()
+def _sliding_window(model: nn.Module, x: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+    """(h, w) class map of one working image (h, w), windows of `window` px with 50 % overlap."""
+    h, w = x.shape
+    x = F.pad(x, (0, max(window[1] - w, 0), 0, max(window[0] - h, 0)))
+    height, width = x.shape
+    weight = _gaussian_weight(window)
+    device = next(model.parameters()).device
+    prob, norm = torch.zeros(4, height, width), torch.zeros(height, width)
+    for top in sorted({min(t, height - window[0]) for t in range(0, height, window[0] // 2)}):
+        for left in sorted({min(c, width - window[1]) for c in range(0, width, window[1] // 2)}):
+            tile = x[None, None, top:top + window[0], left:left + window[1]].to(device)
+            prob[:, top:top + window[0], left:left + window[1]] += model(tile).softmax(1)[0].cpu() * weight
+            norm[top:top + window[0], left:left + window[1]] += weight
+    return (prob / norm).argmax(0)[:h, :w]
+
+
 def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
-                   batch_size: int = 16) -> list[np.ndarray]:
+                   batch_size: int = 16, mode: str = "full_pass") -> list[np.ndarray]:
     """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm."""
+    if mode not in MODES:
+        raise ConfigError(f"inference mode {mode!r}; use one of {MODES}.")
     working = [_working_image(model, im, sp) for im, sp in zip(images, spacings_rc_mm)]
+    if mode == "sliding_window":
+        window = tuple(int(v) for v in model.hparams.preprocess["size"])
+        return [F.interpolate(_sliding_window(model, x, window).float()[None, None], size=tuple(im.shape),
+                              mode="nearest-exact")[0, 0].numpy().astype(np.uint8) for x, im in zip(working, images)]
     groups = defaultdict(list)
     for i, x in enumerate(working):
         groups[tuple(x.shape)].append(i)
@@ -54,6 +87,7 @@ def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_m
     return out
 
 
-def segment_slice(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[float, float]) -> np.ndarray:
+def segment_slice(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[float, float],
+                  mode: str = "full_pass") -> np.ndarray:
     """(H, W) uint8 class map on the input grid for one raw 2D slice with pixel spacing (row, col) in mm."""
-    return segment_slices(model, [image], [spacing_rc_mm])[0]
+    return segment_slices(model, [image], [spacing_rc_mm], mode=mode)[0]
