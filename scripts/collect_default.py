@@ -136,8 +136,9 @@ def main(src: Path, dst: Path) -> None:
     write_csv(dst / "paired_differences.csv", paired)
     runs = sorted(p for p in src.glob("model_*_seed*") if (p / "metrics.json").is_file())
     train = {p.name: {k: v for k, v in json.loads((p / "metrics.json").read_text()).items() if k != "splits"} for p in runs}
-    (default / "training_runs.json").write_text(json.dumps(train, indent=2))
-    export(default / "training_curves", [p for p in runs if p.name.endswith("seed0")])
+    if runs:  # an evaluation-only collection (e.g. the sliding-window re-evaluation) has no training runs
+        (default / "training_runs.json").write_text(json.dumps(train, indent=2))
+        export(default / "training_curves", [p for p in runs if p.name.endswith("seed0")])
     durations = {p.parent.name: run_seconds(p) for p in sorted(src.glob("*/run.log"))}
     (default / "timing.json").write_text(json.dumps({"total_seconds": sum(durations.values()), "runs": durations}, indent=2))
     if runs:

@@ -118,6 +118,9 @@ if __name__ == "__main__":
     print("\n## Paired differences (per patient, seed-averaged)\n\n" + paired(root))
     print("\n## Old crop protocol vs whole slices (mean Dice, seed 0 unless stated)\n\n" + protocols(root))
     print("\n## Inference on the real validation patients (mean Dice)\n\n" + inference_choice(root))
+    if (root / "sliding_window" / "headline.csv").is_file():
+        print("\n## Headline with sliding-window inference (same checkpoints, 3 seeds)\n\n" + headline(root / "sliding_window"))
+        print("\n## Paired differences with sliding-window inference\n\n" + paired(root / "sliding_window"))
     print("\n## Per structure\n\n" + per_structure(root))
     print("\n## External (vertebral bodies only), by appearance and sequence\n\n" + external(root))
     seeds = sorted({r["n_seeds"] for r in read(root / "default" / "all_tests.csv") if r["test"] in ("contrast", "resolution")})
