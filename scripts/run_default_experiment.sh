@@ -4,11 +4,11 @@
 # then one evaluation per seed of the three checkpoints (real-image tests for every seed, home-field tests for
 # seed 0 only); then results/default/ and results/headline.csv.
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.
+# Inference (validation, tests, predict) uses `inference_mode` of conf/config.yaml: the sliding window, chosen on
+# the validation patients (results/inference_choice.json; the earlier full-pass run is kept in results/full_pass/).
 # Stage "compare" (part of all): seed 0 only, the old label-centred crop protocol on the SPIDER tests, and
 # full-pass vs sliding-window inference on the validation patients.
-# Stage "sliding" (not part of all): the real-image tests again with the sliding-window inference that the
-# validation patients favour, into outputs/default_sw and results/sliding_window/.
-#   bash scripts/run_default_experiment.sh [train|evaluate|compare|collect|all|sliding] [SEEDS...]   (default: all 0 1 2)
+#   bash scripts/run_default_experiment.sh [train|evaluate|compare|collect|all] [SEEDS...]   (default: all 0 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:-all}
@@ -44,12 +44,4 @@ if [ "$STAGE" = compare ] || [ "$STAGE" = all ]; then
 fi
 if [ "$STAGE" = collect ] || [ "$STAGE" = all ]; then
   python3 scripts/collect_default.py $OUT results
-fi
-if [ "$STAGE" = sliding ]; then
-  for s in "${SEEDS[@]}"; do
-    [ -f outputs/default_sw/eval_seed$s/summary.json ] || python3 run.py mode=evaluate run_name=eval_sw_seed$s \
-      hydra.run.dir=outputs/default_sw/eval_seed$s "evaluation.tests=[standard,protocol_shift,external]" \
-      evaluation.inference_mode=sliding_window $(ckpts $s)
-  done
-  python3 scripts/collect_default.py outputs/default_sw results/sliding_window
 fi

@@ -36,12 +36,12 @@ def checkpoint(smoke_runs):
 
 
 def test_segment_slice_is_segment_batch_on_the_working_grid(checkpoint):
-    """At the working spacing and a multiple of 16, the slice path is exactly the batch path (one inference)."""
+    """At the working spacing and a multiple of 16, the full-pass slice path is exactly the batch path."""
     model = load_checkpoint(checkpoint)
     image = torch.rand(64, 48, generator=torch.Generator().manual_seed(0)).numpy() * 1000
     working = float(model.hparams.preprocess["spacing_mm"])
     x = normalise(torch.from_numpy(image), (0.5, 99.5))[None, None]
-    np.testing.assert_array_equal(segment_slice(model, image, (working, working)), segment_batch(model, x)[0].numpy())
+    np.testing.assert_array_equal(segment_slice(model, image, (working, working), "full_pass"), segment_batch(model, x)[0].numpy())
 
 
 def test_png_folder_prediction_keeps_size(tmp_path, checkpoint, png_folder):
@@ -108,3 +108,18 @@ def test_sliding_window_mode(checkpoint):
     assert segment_slices(model, [big], [(working, working)], mode="sliding_window")[0].shape == big.shape
     with pytest.raises(Exception, match="full_pass"):
         segment_slices(model, [image], [(working, working)], mode="tiles")
+
+
+def test_predict_uses_the_checkpoints_inference_mode(checkpoint, tmp_path, monkeypatch):
+    """The mode a checkpoint was validated and selected with is saved in it and is predict's default; --mode
+    overrides it."""
+    import spine_synthseg.apps.predict as app
+    model = load_checkpoint(checkpoint)
+    assert model.hparams.inference_mode in ("full_pass", "sliding_window")
+    seen = []
+    monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, sp, mode: seen.append(mode))
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    app.predict(checkpoint, folder, tmp_path / "out")
+    app.predict(checkpoint, folder, tmp_path / "out", mode="full_pass")
+    assert seen == [model.hparams.inference_mode, "full_pass"]

@@ -5,7 +5,9 @@ spacing, class map back on the input grid). Outputs keep the input geometry: a `
 input's origin, spacing and direction, or one PNG mask per slice (values 0 background, 1 vertebra, 2 disc,
 3 canal).
 
-  python -m spine_synthseg.predict CHECKPOINT INPUT OUTPUT [--spacing-mm S]
+  python -m spine_synthseg.predict CHECKPOINT INPUT OUTPUT [--spacing-mm S] [--mode full_pass|sliding_window]
+
+The inference mode defaults to the one the checkpoint was validated and selected with (its hparams).
   python run.py mode=predict predict.checkpoint=... predict.input=... predict.output=...
 """
 
@@ -25,14 +27,14 @@ from spine_synthseg.data.png_folder import load_dataset_json, pixel_spacings, re
 from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
-from spine_synthseg.models.inference import segment_slice
+from spine_synthseg.models.inference import DEFAULT_MODE, MODES, segment_slice
 from spine_synthseg.models.segmentation_module import SegmentationModule
 
 log = logging.getLogger(__name__)
 VOLUME_SUFFIXES = (".mha", ".nii", ".gz")
 
 
-def predict_volume(model: SegmentationModule, path: Path, out_path: Path, mode: str = "full_pass") -> Path:
+def predict_volume(model: SegmentationModule, path: Path, out_path: Path, mode: str = DEFAULT_MODE) -> Path:
     """Segment every sagittal slice of a volume; write a label volume with the input's geometry."""
     image = read_volume(path)
     layout = SagittalLayout.of(image)
@@ -43,7 +45,7 @@ def predict_volume(model: SegmentationModule, path: Path, out_path: Path, mode: 
 
 
 def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, spacing_mm: float | None,
-                       mode: str = "full_pass") -> list[Path]:
+                       mode: str = DEFAULT_MODE) -> list[Path]:
     """Segment every PNG in `folder` (or `folder/images`); spacing from the folder's dataset.json unless given."""
     images_dir = folder / "images" if (folder / "images").is_dir() else folder
     paths = sorted(images_dir.glob("*.png"))
@@ -63,9 +65,11 @@ def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, s
 
 
 def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, spacing_mm: float | None = None,
-            mode: str = "full_pass"):
-    """Dispatch on the input: a volume file -> label volume; a folder -> PNG masks. mode: see models/inference.py."""
+            mode: str | None = None):
+    """Dispatch on the input: a volume file -> label volume; a folder -> PNG masks. mode: see models/inference.py
+    (None: the checkpoint's own inference_mode)."""
     model = load_checkpoint(checkpoint)
+    mode = mode or model.hparams.get("inference_mode", DEFAULT_MODE)
     input_path, output = Path(input_path), Path(output)
     if input_path.is_dir():
         return predict_png_folder(model, input_path, output, spacing_mm, mode)
@@ -80,7 +84,7 @@ def predict_from_config(cfg) -> object:
     if not cfg.predict.checkpoint or not cfg.predict.input:
         raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
     result = predict(cfg.predict.checkpoint, cfg.predict.input, cfg.predict.output, cfg.predict.get("spacing_mm"),
-                     cfg.predict.get("inference_mode", "full_pass"))
+                     cfg.predict.get("inference_mode"))
     log.info("prediction written: %s", result)
     return result
 
@@ -91,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("input", help="a .mha volume or a folder of PNG slices")
     parser.add_argument("output", help="output .mha file or folder")
     parser.add_argument("--spacing-mm", type=float, default=None, help="pixel spacing of PNG slices (mm)")
-    parser.add_argument("--sliding-window", action="store_true", help="windows of the training crop instead of one pass")
+    parser.add_argument("--mode", choices=MODES, default=None,
+                        help="inference mode (default: the one the checkpoint was selected with)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
-        result = predict(args.checkpoint, args.input, args.output, args.spacing_mm,
-                         "sliding_window" if args.sliding_window else "full_pass")
+        result = predict(args.checkpoint, args.input, args.output, args.spacing_mm, args.mode)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from spine_synthseg.errors import ConfigError
 
 PAD_MULTIPLE = 16  # 2 ** (depth - 1) for the default depth 4; enough for depth <= 5
 MODES = ("full_pass", "sliding_window")
+DEFAULT_MODE = "sliding_window"  # chosen on the validation patients (results/inference_choice.json)
 
 
 @torch.no_grad()
@@ -47,31 +48,35 @@ def _gaussian_weight(size: tuple[int, int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _sliding_window(model: nn.Module, x: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-    """(h, w) class map of one working image (h, w), windows of `window` px with 50 % overlap."""
+def _sliding_window(model: nn.Module, x: torch.Tensor, window: tuple[int, int], batch_size: int = 16) -> torch.Tensor:
+    """(h, w) class map of one working image (h, w), windows of `window` px with 50 % overlap, in batches."""
     h, w = x.shape
     x = F.pad(x, (0, max(window[1] - w, 0), 0, max(window[0] - h, 0)))
     height, width = x.shape
+    corners = [(top, left)
+               for top in sorted({min(t, height - window[0]) for t in range(0, height, window[0] // 2)})
+               for left in sorted({min(c, width - window[1]) for c in range(0, width, window[1] // 2)})]
+    tiles = torch.stack([x[t:t + window[0], c:c + window[1]] for t, c in corners])[:, None]
     weight = _gaussian_weight(window)
     device = next(model.parameters()).device
     prob, norm = torch.zeros(4, height, width), torch.zeros(height, width)
-    for top in sorted({min(t, height - window[0]) for t in range(0, height, window[0] // 2)}):
-        for left in sorted({min(c, width - window[1]) for c in range(0, width, window[1] // 2)}):
-            tile = x[None, None, top:top + window[0], left:left + window[1]].to(device)
-            prob[:, top:top + window[0], left:left + window[1]] += model(tile).softmax(1)[0].cpu() * weight
+    for start in range(0, len(corners), batch_size):
+        probs = model(tiles[start:start + batch_size].to(device)).softmax(1).cpu() * weight
+        for (top, left), p in zip(corners[start:start + batch_size], probs):
+            prob[:, top:top + window[0], left:left + window[1]] += p
             norm[top:top + window[0], left:left + window[1]] += weight
     return (prob / norm).argmax(0)[:h, :w]
 
 
 def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
-                   batch_size: int = 16, mode: str = "full_pass") -> list[np.ndarray]:
+                   batch_size: int = 16, mode: str = DEFAULT_MODE) -> list[np.ndarray]:
     """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm."""
     if mode not in MODES:
         raise ConfigError(f"inference mode {mode!r}; use one of {MODES}.")
     working = [_working_image(model, im, sp) for im, sp in zip(images, spacings_rc_mm)]
     if mode == "sliding_window":
         window = tuple(int(v) for v in model.hparams.preprocess["size"])
-        return [F.interpolate(_sliding_window(model, x, window).float()[None, None], size=tuple(im.shape),
+        return [F.interpolate(_sliding_window(model, x, window, batch_size).float()[None, None], size=tuple(im.shape),
                               mode="nearest-exact")[0, 0].numpy().astype(np.uint8) for x, im in zip(working, images)]
     groups = defaultdict(list)
     for i, x in enumerate(working):
@@ -88,6 +93,6 @@ def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_m
 
 
 def segment_slice(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[float, float],
-                  mode: str = "full_pass") -> np.ndarray:
+                  mode: str = DEFAULT_MODE) -> np.ndarray:
     """(H, W) uint8 class map on the input grid for one raw 2D slice with pixel spacing (row, col) in mm."""
     return segment_slices(model, [image], [spacing_rc_mm], mode=mode)[0]

@@ -13,7 +13,7 @@ from torch import nn
 from torchmetrics.segmentation import DiceScore
 
 from spine_synthseg.errors import ConfigError
-from spine_synthseg.models.inference import segment_slice
+from spine_synthseg.models.inference import DEFAULT_MODE, MODES, segment_slice
 from spine_synthseg.models.loss import DiceCELoss
 from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
 from spine_synthseg.visualisation import label_overlay
@@ -31,19 +31,24 @@ class SegmentationModule(pl.LightningModule):
     nothing else. preprocess: the working spacing / size the model was trained at (``models.inference`` checks it).
     train_source: "synthetic" or "real"; a training batch whose provenance differs is an error, so no
     real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
+    inference_mode: how whole real validation slices are segmented (models/inference.py); saved in the checkpoint,
+    it is also what ``predict`` uses by default.
     """
 
     def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping, train_source: str, val_sets: list[str],
-                 preprocess: Mapping | None = None, n_logged_images: int = 4):
+                 preprocess: Mapping | None = None, n_logged_images: int = 4, inference_mode: str = DEFAULT_MODE):
         super().__init__()
         if train_source not in ("synthetic", "real"):
             raise ConfigError(f"train_source={train_source!r}; use 'synthetic' or 'real'.")
+        if inference_mode not in MODES:
+            raise ConfigError(f"inference_mode={inference_mode!r}; use one of {MODES}.")
         net, optimizer, scheduler = _plain(net), _plain(optimizer), _plain(scheduler)
         if not 0 < float(optimizer.get("lr", 1e-3)) < 1:
             raise ConfigError(f"optimizer.lr={optimizer['lr']} is out of range (0, 1).")
         self.save_hyperparameters({"net": net, "optimizer": optimizer, "scheduler": scheduler,
                                    "train_source": train_source, "val_sets": list(val_sets),
-                                   "preprocess": _plain(preprocess), "n_logged_images": n_logged_images})
+                                   "preprocess": _plain(preprocess), "n_logged_images": n_logged_images,
+                                   "inference_mode": inference_mode})
         self.net = instantiate(net)
         self.loss = DiceCELoss()
         self.val_sets = list(val_sets)
@@ -68,10 +73,11 @@ class SegmentationModule(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Either a batch of working-grid images (val_synth) or one whole native slice (val_real, segmented
-        by ``inference.segment_slice`` as in deployment and scored on its own grid)."""
+        by ``inference.segment_slice`` in ``inference_mode``, as in deployment, and scored on its own grid)."""
         name = self.val_sets[dataloader_idx]
         if "spacing_mm" in batch:
-            pred = torch.from_numpy(segment_slice(self, batch["image"], batch["spacing_mm"])).long()[None]
+            pred = segment_slice(self, batch["image"], batch["spacing_mm"], self.hparams.inference_mode)
+            pred = torch.from_numpy(pred).long()[None]
             target = torch.from_numpy(batch["structures"]).long()[None]
             self.dice[name].update(pred.to(self.device), target.to(self.device))
             if batch_idx < self.hparams.n_logged_images:
