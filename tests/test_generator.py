@@ -173,7 +173,7 @@ def test_background_regions_modes(labels):
 
 def test_every_stage_follows_the_protocol():
     g = gen()
-    stages = [g.spatial, g.background, g.contrast, *g.image_stages]
+    stages = [g.spatial, g.background, g.contrast, g.subregions, *g.image_stages]
     assert [type(s) for s in stages] == list(STAGES.values())  # SynthSeg's order
     assert all(isinstance(s, Stage) for s in stages)
 
@@ -191,3 +191,29 @@ def test_disabled_stage_draws_nothing(labels):
     torch.randn((b, *SIZE), generator=expected)  # GMM pixel noise
     off.image_stages[1].sample(b, size, expected, "cpu")  # gamma: always on (normalisation)
     assert torch.equal(after_off, torch.rand(1, generator=expected))
+
+
+def test_subregions_split_structures_by_depth_and_keep_labels():
+    """A 9 x 9 vertebra square: a rim of 1 px (1.5 mm at 1.5 mm) gets the rim factor, the 7 x 7 inside keeps its
+    intensity; disc / canal cores get theirs; background and labels are untouched."""
+    from spine_synthseg.synthesis.subregions import StructureSubregions, SubregionParams
+    s = torch.zeros(1, 20, 20, dtype=torch.long)
+    s[0, 2:11, 2:11], s[0, 12:19, 2:11], s[0, 2:19, 13:18] = 1, 2, 3
+    image = torch.full((1, 1, 20, 20), 0.5)
+    stage = StructureSubregions(prob=1.0, spacing_mm=1.5)
+    params = SubregionParams(torch.tensor([[1.0, 1.0, 1.0]]), torch.tensor([[0.2, 1.5, 0.4]]), torch.zeros(1, 1, 6, 6))
+    out = stage.apply(params, (image, s))[0, 0]
+    vertebra = out[2:11, 2:11]
+    assert torch.allclose(vertebra[1:-1, 1:-1], torch.tensor(0.5)) and torch.allclose(vertebra[0], torch.tensor(0.1))
+    assert torch.isclose(out[15, 6], torch.tensor(0.75)) and torch.isclose(out[12, 6], torch.tensor(0.5))
+    assert torch.isclose(out[10, 15], torch.tensor(0.2)) and torch.isclose(out[10, 13], torch.tensor(0.5))
+    assert torch.equal(out[s[0] == 0], image[0, 0][s[0] == 0])
+
+
+def test_subregions_validate_ranges():
+    from spine_synthseg.errors import ConfigError
+    from spine_synthseg.synthesis.subregions import StructureSubregions
+    with pytest.raises(ConfigError, match="synth.subregions.vertebra_rim_factor"):
+        StructureSubregions(vertebra_rim_factor=(0.9, 0.3))
+    with pytest.raises(ConfigError, match="synth.subregions.prob"):
+        StructureSubregions(prob=1.5)

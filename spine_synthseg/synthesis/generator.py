@@ -1,6 +1,7 @@
 """SpineSynthGenerator: label map -> random MRI, stages in SynthSeg's order.
 
-  spatial (labels, nearest) -> background partition -> GMM intensities per label -> bias field ->
+  spatial (labels, nearest) -> background partition -> GMM intensities per label -> structure sub-regions ->
+  bias field ->
   normalise + gamma -> noise -> motion -> resolution (blur sigma = 0.75 r, down, up)
 
 Each stage follows ``stage.Stage``: it samples its parameters with the caller's torch.Generator and applies
@@ -30,10 +31,11 @@ from spine_synthseg.synthesis.motion import RandomMotion
 from spine_synthseg.synthesis.noise import RandomNoise
 from spine_synthseg.synthesis.resolution import RandomResolution
 from spine_synthseg.synthesis.spatial import RandomSpatial
+from spine_synthseg.synthesis.subregions import StructureSubregions
 
 # stage name (= config key under `synth`) -> default class, in application order
 STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "contrast": RandomGMM,
-          "bias": RandomBiasField, "gamma": RandomGamma, "noise": RandomNoise, "motion": RandomMotion,
+          "subregions": StructureSubregions, "bias": RandomBiasField, "gamma": RandomGamma, "noise": RandomNoise, "motion": RandomMotion,
           "resolution": RandomResolution}
 LABEL_KEYS = ("structures", "instances", "bg_distance", "bg_clusters")
 
@@ -52,7 +54,8 @@ class SpineSynthGenerator:
     """
 
     def __init__(self, spatial: RandomSpatial | None = None, background: BackgroundPartition | None = None,
-                 contrast: RandomGMM | None = None, bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
+                 contrast: RandomGMM | None = None, subregions: StructureSubregions | None = None,
+                 bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
                  noise: RandomNoise | None = None, motion: RandomMotion | None = None,
                  resolution: RandomResolution | None = None, spacing_mm: float = 1.5):
         self.spacing_mm = float(spacing_mm)
@@ -60,6 +63,7 @@ class SpineSynthGenerator:
         self.background = background or BackgroundPartition()
         self.contrast = copy.copy(contrast or RandomGMM())
         self.contrast.n_background = self.background.n_regions  # generation labels: background regions first
+        self.subregions = subregions or StructureSubregions(spacing_mm=self.spacing_mm)
         self.image_stages = [bias or RandomBiasField(), gamma or RandomGamma(), noise or RandomNoise(),
                              motion or RandomMotion(spacing_mm=self.spacing_mm),
                              resolution or RandomResolution(spacing_mm=self.spacing_mm)]
@@ -107,6 +111,9 @@ class SpineSynthGenerator:
         labels = generation_labels(batch["structures"], batch["instances"], regions, self.background.n_regions,
                                    self.contrast.max_instances)
         image = self.contrast.apply(self.contrast.sample(b, size, generator, dev), labels, generator)
+        if self.subregions.enabled:
+            params = self.subregions.sample(b, size, generator, dev)
+            image = self.subregions.apply(params, (image, batch["structures"]), generator)
         for stage in self.image_stages:
             if stage.enabled:
                 image = stage.apply(stage.sample(b, size, generator, dev), image, generator)
