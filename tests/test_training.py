@@ -59,6 +59,24 @@ def test_model_a_batches_are_only_synthetic(tmp_path, data_root):
         assert batch["image"].shape[1:] == (1, *cfg.preprocess.size)
 
 
+def test_model_c_batches_mix_synthetic_and_real_images(tmp_path, data_root):
+    """Model C: the first half of each batch is synthesised from label maps (its real images poisoned with NaN
+    never show), the second half holds the real images."""
+    cfg = compose_cfg(tmp_path, ["experiment=model_c", "trainer=smoke"])
+    dm = instantiate(cfg.data, _convert_="all")
+    dm.setup("fit")
+    assert dm.train_source == "mixed" and dm.val_sets == ["val_synth", "val_real"]
+    capture = CaptureBatches()
+    trainer = pl.Trainer(max_steps=2, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, callbacks=[capture], accelerator="cpu")
+    dm.train_slices.image[:] = float("nan")
+    trainer.fit(build_module(cfg, dm), dm)
+    for batch in capture.batches:
+        n = batch["image"].shape[0] // 2
+        assert batch["synthetic"] == "mixed" and batch["image"].shape[0] == cfg.data.batch_size
+        assert torch.isfinite(batch["image"][:n]).all() and torch.isnan(batch["image"][n:]).any()
+
+
 def test_real_batch_is_refused_by_model_a(tmp_path, data_root):
     cfg = compose_cfg(tmp_path, ["experiment=model_a"])
     dm = instantiate(cfg.data, _convert_="all")

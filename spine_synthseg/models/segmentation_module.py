@@ -19,6 +19,9 @@ from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
 from spine_synthseg.visualisation import label_overlay
 
 
+SOURCES = ("synthetic", "real", "mixed")  # what a model's training batches are made of (Model C: mixed)
+
+
 def _plain(node: Mapping | None) -> dict:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
 
@@ -29,8 +32,8 @@ class SegmentationModule(pl.LightningModule):
     net, optimizer, scheduler: Hydra config nodes (``_target_`` + arguments: conf/model, conf/optimizer,
     conf/scheduler), saved in the checkpoint so that ``SegmentationModule.load_from_checkpoint(path)`` needs
     nothing else. preprocess: the working spacing / size the model was trained at (``models.inference`` checks it).
-    train_source: "synthetic" or "real"; a training batch whose provenance differs is an error, so no
-    real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
+    train_source: "synthetic", "real" or "mixed" (Model C); a training batch whose provenance differs is an
+    error, so no real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
     inference_mode: how whole real validation slices are segmented (models/inference.py); saved in the checkpoint,
     it is also what ``predict`` uses by default.
     """
@@ -38,8 +41,8 @@ class SegmentationModule(pl.LightningModule):
     def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping, train_source: str, val_sets: list[str],
                  preprocess: Mapping | None = None, n_logged_images: int = 4, inference_mode: str = DEFAULT_MODE):
         super().__init__()
-        if train_source not in ("synthetic", "real"):
-            raise ConfigError(f"train_source={train_source!r}; use 'synthetic' or 'real'.")
+        if train_source not in SOURCES:
+            raise ConfigError(f"train_source={train_source!r}; use one of {SOURCES}.")
         if inference_mode not in MODES:
             raise ConfigError(f"inference_mode={inference_mode!r}; use one of {MODES}.")
         net, optimizer, scheduler = _plain(net), _plain(optimizer), _plain(scheduler)
@@ -61,12 +64,11 @@ class SegmentationModule(pl.LightningModule):
         return self.net(x)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        is_synthetic = bool(batch.get("synthetic", False))
-        if is_synthetic != (self.hparams.train_source == "synthetic"):
-            raise RuntimeError(
-                f"A training batch of provenance {'synthetic' if is_synthetic else 'real'} reached a model trained "
-                f"on {self.hparams.train_source} images; check the DataModule."
-            )
+        provenance = batch.get("synthetic", False)
+        provenance = provenance if isinstance(provenance, str) else ("synthetic" if provenance else "real")
+        if provenance != self.hparams.train_source:
+            raise RuntimeError(f"A training batch of provenance {provenance} reached a model trained on "
+                               f"{self.hparams.train_source} images; check the DataModule.")
         loss = self.loss(self(batch["image"]), batch["structures"])
         self.log("train/loss", loss, prog_bar=True)
         return loss

@@ -62,7 +62,7 @@ def train(cfg: DictConfig) -> dict:
         "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "monitor": checkpoint.monitor,
         "best_val_of_monitor": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "validation": val, "splits": datamodule.splits,
-        "synth": to_dict(cfg.synth) if datamodule.train_source == "synthetic" else None,
+        "synth": to_dict(cfg.synth) if datamodule.train_source != "real" else None,
         "strength": cfg.get("strength"),  # randomisation=strength only
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
