@@ -217,3 +217,15 @@ def test_subregions_validate_ranges():
         StructureSubregions(vertebra_rim_factor=(0.9, 0.3))
     with pytest.raises(ConfigError, match="synth.subregions.prob"):
         StructureSubregions(prob=1.5)
+
+
+def test_output_percentiles_normalise_as_real_slices(labels):
+    """Normalisation parity: with output_percentiles the 0.5 / 99.5 percentiles of each image map to 0 / 1
+    (clipped), as preprocessing does to real slices; by default min-max."""
+    rng = torch.Generator().manual_seed(2)
+    default = gen().generate_batch(labels, torch.Generator().manual_seed(2)).image
+    assert torch.allclose(default.flatten(1).amin(1), torch.tensor(0.0)) and torch.allclose(default.flatten(1).amax(1), torch.tensor(1.0))
+    out = gen(output_percentiles=[0.5, 99.5]).generate_batch(labels, rng).image.flatten(1)
+    assert out.min() >= 0 and out.max() <= 1
+    saturated = (out == 1).float().mean(1)
+    assert ((saturated > 0.001) & (saturated < 0.02)).all()

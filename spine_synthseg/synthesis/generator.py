@@ -30,6 +30,7 @@ from spine_synthseg.synthesis.gmm import RandomGMM, generation_labels
 from spine_synthseg.synthesis.motion import RandomMotion
 from spine_synthseg.synthesis.noise import RandomNoise
 from spine_synthseg.synthesis.resolution import RandomResolution
+from spine_synthseg.synthesis.sampling import check_interval
 from spine_synthseg.synthesis.spatial import RandomSpatial
 from spine_synthseg.synthesis.subregions import StructureSubregions
 
@@ -50,15 +51,20 @@ class SpineSynthGenerator:
     """The stages, each built from its config node (``conf/<group>/*.yaml``, keys = constructor arguments).
 
     With Hydra: ``hydra.utils.instantiate(cfg.synth)``. Without: ``SpineSynthGenerator.from_config({...})``.
-    spacing_mm: the working pixel spacing (mm) of the label maps.
+    spacing_mm: the working pixel spacing (mm) of the label maps. output_percentiles: None -> the output is
+    min-max normalised to [0, 1]; [lo, hi] -> those per-image percentiles map to [0, 1], clipped, as real
+    slices are normalised (``preprocess.percentiles``; normalisation parity).
     """
 
     def __init__(self, spatial: RandomSpatial | None = None, background: BackgroundPartition | None = None,
                  contrast: RandomGMM | None = None, subregions: StructureSubregions | None = None,
                  bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
                  noise: RandomNoise | None = None, motion: RandomMotion | None = None,
-                 resolution: RandomResolution | None = None, spacing_mm: float = 1.5):
+                 resolution: RandomResolution | None = None, spacing_mm: float = 1.5,
+                 output_percentiles: tuple[float, float] | None = None):
         self.spacing_mm = float(spacing_mm)
+        self.output_percentiles = None if output_percentiles is None else \
+            check_interval("synth.output_percentiles", output_percentiles, 0, 100)
         self.spatial = spatial or RandomSpatial(spacing_mm=self.spacing_mm)
         self.background = background or BackgroundPartition()
         self.contrast = copy.copy(contrast or RandomGMM())
@@ -76,7 +82,7 @@ class SpineSynthGenerator:
         spacing_mm is passed to every stage that takes it and whose node does not set it.
         """
         config = dict(config or {})
-        unknown = set(config) - set(STAGES) - {"_target_", "spacing_mm"}
+        unknown = set(config) - set(STAGES) - {"_target_", "spacing_mm", "output_percentiles"}
         if unknown:
             raise ConfigError(f"synth has unknown stages {sorted(unknown)}; use {list(STAGES)}.")
         spacing_mm = float(config.get("spacing_mm", spacing_mm))
@@ -89,7 +95,7 @@ class SpineSynthGenerator:
             if "spacing_mm" in inspect.signature(default).parameters:
                 node.setdefault("spacing_mm", spacing_mm)
             stages[name] = default(**node)
-        return cls(**stages, spacing_mm=spacing_mm)
+        return cls(**stages, spacing_mm=spacing_mm, output_percentiles=config.get("output_percentiles"))
 
     @torch.no_grad()
     def generate_batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> SynthOutput:
@@ -117,7 +123,14 @@ class SpineSynthGenerator:
         for stage in self.image_stages:
             if stage.enabled:
                 image = stage.apply(stage.sample(b, size, generator, dev), image, generator)
-        return SynthOutput(image=minmax(image), structures=batch["structures"])
+        return SynthOutput(image=self._normalise(image), structures=batch["structures"])
+
+    def _normalise(self, image: torch.Tensor) -> torch.Tensor:
+        if self.output_percentiles is None:
+            return minmax(image)
+        q = torch.tensor(self.output_percentiles, device=image.device) / 100
+        lo, hi = image.flatten(1).quantile(q, dim=1).view(2, -1, 1, 1, 1)
+        return ((image - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
 
     def generate_synthetic_mri(self, label_map, generator: torch.Generator | None = None,
                                instances=None) -> torch.Tensor:
