@@ -29,9 +29,10 @@ from spine_synthseg.evaluation.aggregation import METRICS, patient_values, with_
 from spine_synthseg.evaluation.metrics import bootstrap_ci  # noqa: E402
 from tensorboard_export import export  # noqa: E402
 
-MODELS = ("model_a", "model_b", "model_b_aug")
+MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
 CONFIG = {"model_a": "experiment=model_a (data=synth, trainer=cpu)", "model_b": "experiment=model_b (data=real, trainer=cpu)",
-          "model_b_aug": "experiment=model_b_aug (data=real_aug, trainer=cpu)"}
+          "model_b_aug": "experiment=model_b_aug (data=real_aug, trainer=cpu)",
+          "model_c": "experiment=model_c (data=mixed, trainer=cpu)"}
 # headline name -> (test, variant, structure, metric, metric name in the CSV)
 HEADLINE = {"space_test": ("standard", "t2_space", "mean", "dice", "dice_mean"),
             "tse": ("protocol_shift", "t2_tse", "mean", "dice", "dice_mean"),

@@ -1,6 +1,10 @@
 """Markdown tables for README.md / ANALYSIS_REPORT.md, read from the committed results (no number typed by hand).
 
   python scripts/make_tables.py results > results/tables.md
+  python scripts/make_tables.py results --fill README.md ANALYSIS_REPORT.md
+
+--fill replaces, in each file, the lines between `<!-- table:NAME -->` and `<!-- /table:NAME -->` with the table
+NAME (see SECTIONS), so the documents carry exactly the committed numbers.
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ import csv
 import sys
 from pathlib import Path
 
-MODELS = ("model_a", "model_b", "model_b_aug")
-NAMES = {"model_a": "Model A (synthetic only)", "model_b": "Model B (real only)", "model_b_aug": "Model B+aug (real + nnU-Net aug)"}
+MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
+NAMES = {"model_a": "Model A (synthetic only)", "model_b": "Model B (real only)", "model_b_aug": "Model B+aug (real + nnU-Net aug)",
+         "model_c": "Model C (synthetic + real)"}
 TESTS = {"space_test": "T2 SPACE test patients (in-domain)", "tse": "T2 TSE, other protocol (all 52 slices)",
          "tse_mid": "T2 TSE, mid-sagittal slices", "external_t1_like": "external, real T1-like (4 patients, descriptive)",
          "external_t2_like": "external, real T2-like / TIRM (23 patients)"}
@@ -26,20 +31,34 @@ def ci(r: dict, key: str = "mean") -> str:
     return f"{float(r[key]):.3f} [{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]"
 
 
+def present(rows) -> list[str]:
+    """The models of MODELS that have rows (older result folders have no Model C)."""
+    found = {r["model"] for r in rows}
+    return [m for m in MODELS if m in found]
+
+
 def headline(root: Path) -> str:
     rows = {(r["test"], r["model"]): r for r in read(root / "headline.csv")}
-    lines = ["| real test set | metric | " + " | ".join(NAMES[m] for m in MODELS) + " |", "|---|---|" + "---|" * len(MODELS)]
+    models = present(rows.values())
+    lines = ["| real test set | metric | " + " | ".join(NAMES[m] for m in models) + " |", "|---|---|" + "---|" * len(models)]
     for test, label in TESTS.items():
-        cells = [rows.get((test, m)) for m in MODELS]
+        cells = [rows.get((test, m)) for m in models]
         if any(cells):
             metric = next(c["metric"] for c in cells if c)
             lines.append(f"| {label} | {metric} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
-def paired(root: Path) -> str:
+KEY_PAIRS = {("model_a", "model_b"), ("model_a", "model_b_aug"), ("model_b", "model_b_aug"), ("model_b_aug", "model_c"),
+             ("model_a", "model_c")}
+
+
+def paired(root: Path, pairs: set | None = None) -> str:
+    """Paired differences; `pairs`: only these (model, model) pairs."""
     lines = ["| real test set | difference | mean [95% CI] | patients |", "|---|---|---|---|"]
     for r in read(root / "paired_differences.csv"):
+        if pairs is not None and (r["model_a"], r["model_b"]) not in pairs:
+            continue
         lines.append(f"| {TESTS[r['test']]} | {r['model_a']} - {r['model_b']} ({r['metric']}) | {ci(r, 'diff_mean')} | "
                      f"{r['n_patients']} |")
     return "\n".join(lines)
@@ -47,10 +66,11 @@ def paired(root: Path) -> str:
 
 def table(root: Path, keys: list[tuple[str, str]], structure: str, metric: str, title: str) -> str:
     rows = {(r["model"], r["test"], r["variant"]): r for r in read(root / "default" / "all_tests.csv")
-            if r["structure"] == structure and r["metric"] == metric}
-    lines = [f"| {title} | " + " | ".join(NAMES[m] for m in MODELS) + " |", "|---|" + "---|" * len(MODELS)]
+            if r["structure"] == structure and r["metric"] == metric and (r["test"], r["variant"]) in keys}
+    models = present(rows.values())
+    lines = [f"| {title} | " + " | ".join(NAMES[m] for m in models) + " |", "|---|" + "---|" * len(models)]
     for test, variant in keys:
-        cells = [rows.get((m, test, variant)) for m in MODELS]
+        cells = [rows.get((m, test, variant)) for m in models]
         if any(cells):
             lines.append(f"| {test}: {variant} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
@@ -112,17 +132,79 @@ def inference_choice(root: Path) -> str:
     return "\n".join(lines)
 
 
+def screening(root: Path) -> str:
+    path = root / "reality_gap" / "screening.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| run (seed 0) | change | val Dice mean | vertebra | disc | canal | difference vs baseline [95% CI] |",
+             "|---|---|---|---|---|---|---|"]
+    for r in read(path):
+        change = r["overrides"].replace("experiment=model_a", "").replace("seed=0", "").strip() or "(default Model A)"
+        lines.append(f"| {r['name']} | `{change}` | {float(r['val_dice_mean']):.3f} | {float(r['val_dice_vertebra']):.3f} | "
+                     f"{float(r['val_dice_disc']):.3f} | {float(r['val_dice_canal']):.3f} | "
+                     f"{float(r['diff_vs_baseline']):+.3f} [{float(r['diff_ci_low']):+.3f}, {float(r['diff_ci_high']):+.3f}] |")
+    return "\n".join(lines)
+
+
+def step_speed(root: Path) -> str:
+    import json
+
+    path = root / "benchmarks" / "step_speed.json"
+    if not path.is_file():
+        return "(not run)"
+    rows = json.loads(path.read_text())["rows"]
+    base = {r["data"]: r["images_per_s"] for r in rows if r["variant"] == "fp32"}
+    lines = ["| batches | variant | images/s | vs fp32 | data / forward / backward / optimiser (share of a step) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        sh = r["share"]
+        lines.append(f"| {'Model A (synthetic)' if r['data'] == 'synth' else 'Model B (real)'} | {r['variant']} | "
+                     f"{r['images_per_s']:.1f} | {r['images_per_s'] / base[r['data']]:.2f}x | "
+                     f"{sh['data']:.2f} / {sh['forward']:.2f} / {sh['backward']:.2f} / {sh['optimiser']:.2f} |")
+    return "\n".join(lines)
+
+
+def home_field(root: Path) -> str:
+    return table(root, HOME, "mean", "dice", "perturbation")
+
+
+SECTIONS = {
+    "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
+    "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
+    "per_structure": per_structure, "external": external, "home_field": home_field, "screening": screening,
+    "step_speed": step_speed,
+}
+
+
+def fill(root: Path, files: list[Path]) -> None:
+    import re
+
+    for path in files:
+        text = path.read_text()
+        for name in set(re.findall(r"<!-- table:(\w+) -->", text)):
+            block = re.compile(rf"(<!-- table:{name} -->\n).*?(\n<!-- /table:{name} -->)", re.S)
+            text = block.sub(lambda m: m.group(1) + SECTIONS[name](root) + m.group(2), text)
+        path.write_text(text)
+        print(f"filled {path}")
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1])
+    if len(sys.argv) > 2 and sys.argv[2] == "--fill":
+        fill(root, [Path(f) for f in sys.argv[3:]])
+        sys.exit(0)
     print("## Headline: real images, whole slices (mean over 3 seeds, 95% CI over patients)\n\n" + headline(root))
     print("\n## Paired differences (per patient, seed-averaged)\n\n" + paired(root))
     print("\n## Old crop protocol vs whole slices (mean Dice, seed 0 unless stated)\n\n" + protocols(root))
     print("\n## Inference on the real validation patients (mean Dice)\n\n" + inference_choice(root))
-    if (root / "sliding_window" / "headline.csv").is_file():
-        print("\n## Headline with sliding-window inference (same checkpoints, 3 seeds)\n\n" + headline(root / "sliding_window"))
-        print("\n## Paired differences with sliding-window inference\n\n" + paired(root / "sliding_window"))
+    if (root / "full_pass" / "headline.csv").is_file():
+        print("\n## Headline with the earlier full-pass inference (its own checkpoint selection, 3 seeds)\n\n"
+              + headline(root / "full_pass"))
+        print("\n## Paired differences with full-pass inference\n\n" + paired(root / "full_pass"))
     print("\n## Per structure\n\n" + per_structure(root))
     print("\n## External (vertebral bodies only), by appearance and sequence\n\n" + external(root))
     seeds = sorted({r["n_seeds"] for r in read(root / "default" / "all_tests.csv") if r["test"] in ("contrast", "resolution")})
     print(f"\n## Home-field tests (built from the generator's operators / intensity model; mean Dice; "
-          f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + table(root, HOME, "mean", "dice", "perturbation"))
+          f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + home_field(root))
+    print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
+    print("\n## Training-step speed levers (2-core CPU)\n\n" + step_speed(root))

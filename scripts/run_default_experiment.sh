@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The default experiment under the whole-slice protocol: Model A (synthetic), Model B (real) and Model B+aug
-# (real + nnU-Net intensity augmentation), same U-Net, loss and budget (trainer=cpu: 800 steps x 8), seeds 0 1 2;
-# then one evaluation per seed of the three checkpoints (real-image tests for every seed, home-field tests for
+# The default experiment under the whole-slice protocol: Model A (synthetic), Model B (real), Model B+aug
+# (real + nnU-Net intensity augmentation) and Model C (synthetic + real in every batch), same U-Net, loss and
+# budget (trainer=cpu: 800 steps x 8), seeds 0 1 2; then one evaluation per seed of the four checkpoints (real-image tests for every seed, home-field tests for
 # seed 0 only); then results/default/ and results/headline.csv.
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.
 # Inference (validation, tests, predict) uses `inference_mode` of conf/config.yaml: the sliding window, chosen on
@@ -16,7 +16,7 @@ shift || true
 SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
 OUT=outputs/default
-MODELS=(model_a model_b model_b_aug)
+MODELS=(model_a model_b model_b_aug model_c)
 if [ "$STAGE" = train ] || [ "$STAGE" = all ]; then
   for s in "${SEEDS[@]}"; do
     for m in "${MODELS[@]}"; do

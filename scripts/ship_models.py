@@ -25,6 +25,9 @@ CARDS = {
                     "experiment=model_b_aug (data=real_aug)",
                     "real T2 SPACE images of the 25 training patients with spatial augmentation and nnU-Net's default "
                     "intensity augmentation. Checkpoint chosen on the 6 real validation patients (val_real)."),
+    "model_c": ("Model C: synthetic and real images mixed in every batch", "experiment=model_c (data=mixed)",
+                "each batch of 8: 4 synthetic images from label maps of the 25 training patients (as Model A) and 4 "
+                "real T2 SPACE images (as Model B). Checkpoint chosen on the 6 real validation patients (val_real)."),
 }
 
 

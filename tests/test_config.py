@@ -94,6 +94,8 @@ def test_warmup_cosine_schedule_values():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0) and f(10) == pytest.approx(1.0)
     assert f(60) == pytest.approx(0.5) and f(110) == pytest.approx(0.0) and f(500) == pytest.approx(0.0)
     assert WarmupDecay(10, 110, "poly")(60) == pytest.approx(0.5 ** 0.9)
+    wsd = WarmupDecay(10, 110, "wsd", decay_fraction=0.2)  # stable until 80 % of the post-warm-up steps
+    assert wsd(10) == wsd(89) == 1.0 and wsd(100) == pytest.approx(0.5) and wsd(110) == 0.0
     with pytest.raises(ConfigError, match="scheduler.decay"):
         WarmupDecay(10, 110, "step")
 

@@ -21,7 +21,7 @@ def sample_slice():
     return records[0]
 
 
-@pytest.mark.parametrize("name", ["model_a", "model_b", "model_b_aug"])
+@pytest.mark.parametrize("name", ["model_a", "model_b", "model_b_aug", "model_c"])
 def test_shipped_model_segments_a_slice(name, sample_slice):
     path = PROJECT_ROOT / "models" / f"{name}.ckpt"
     assert path.is_file() and (path.with_suffix(".md")).is_file(), f"{path} or its model card is missing"
@@ -31,3 +31,9 @@ def test_shipped_model_segments_a_slice(name, sample_slice):
     truth = sample_slice.structures == VERTEBRA
     dice = 2 * ((pred == VERTEBRA) & truth).sum() / ((pred == VERTEBRA).sum() + truth.sum())
     assert dice > 0.5, f"{name}: vertebra Dice {dice:.2f} on a training-patient sample slice"
+
+
+@pytest.mark.parametrize("name", ["model_a", "model_b", "model_b_aug", "model_c"])
+def test_shipped_model_knows_its_inference_mode(name):
+    """predict segments with the mode the model was validated and selected with, saved in the checkpoint."""
+    assert load_checkpoint(PROJECT_ROOT / "models" / f"{name}.ckpt").hparams.inference_mode == "sliding_window"

@@ -1,0 +1,111 @@
+"""Training-step speed levers on this machine, for Model A (synthetic batches) and Model B (real batches) alike.
+
+  python benchmarks/step_speed.py [--seconds 20] [--variants fp32,channels_last,bf16,...] [--out NAME]
+
+Every variant runs the real training input path: the project's DataModule (data=synth or data=real, default
+config), its train_dataloader and on_after_batch_transfer (synthesis for A, crops + spatial deformation for B),
+then one AdamW step of the default U-Net with Dice + CE. Reported: images per second over `--seconds` after
+warm-up, and the split of a step into data / forward / backward / optimiser (fp32, 2 threads). Variants:
+  fp32              the current default (float32, contiguous tensors, 2 threads)
+  threads1          torch.set_num_threads(1)
+  channels_last     model and batch in channels_last memory format
+  bf16              torch.autocast("cpu", bfloat16) around forward + loss (Lightning's precision="bf16-mixed")
+  bf16_channels_last
+  compile           torch.compile(net) (default mode; compile time reported separately)
+Writes results/benchmarks/<out>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from types import SimpleNamespace
+
+import torch
+from hydra.utils import instantiate
+
+from _common import machine, write
+from spine_synthseg.config import compose_config
+from spine_synthseg.models.loss import DiceCELoss
+
+VARIANTS = ("fp32", "threads1", "channels_last", "bf16", "bf16_channels_last", "compile")
+
+
+def batches(data: str):
+    """An endless iterator of training batches exactly as Lightning would feed them (CPU)."""
+    cfg = compose_config([f"data={data}"], output_dir="/tmp/step_speed")
+    dm = instantiate(cfg.data, _convert_="all")
+    dm.setup("fit")
+    dm.trainer = SimpleNamespace(training=True, global_rank=0)  # what on_after_batch_transfer asks of a Trainer
+    while True:
+        for batch in dm.train_dataloader():
+            yield dm.on_after_batch_transfer(batch, 0)
+
+
+def run_variant(data: str, variant: str, seconds: float) -> dict:
+    torch.manual_seed(0)
+    torch.set_num_threads(1 if variant == "threads1" else 2)
+    cfg = compose_config([f"data={data}"], output_dir="/tmp/step_speed")
+    net = instantiate(cfg.model)
+    channels_last = "channels_last" in variant
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    loss_fn, opt = DiceCELoss(), torch.optim.AdamW(net.parameters(), 1e-3)
+    compile_s = None
+    if variant == "compile":
+        start = time.perf_counter()
+        net = torch.compile(net)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if "bf16" in variant else contextlib.nullcontext
+    source = batches(data)
+    split = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
+
+    def step(record: bool) -> int:
+        t0 = time.perf_counter()
+        batch = next(source)
+        image = batch["image"].contiguous(memory_format=torch.channels_last) if channels_last else batch["image"]
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            loss = loss_fn(net(image), batch["structures"])
+        t2 = time.perf_counter()
+        loss.backward()
+        t3 = time.perf_counter()
+        opt.step()
+        t4 = time.perf_counter()
+        if record:
+            for key, dt in zip(split, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                split[key] += dt
+        return image.shape[0]
+
+    step(False)
+    if variant == "compile":
+        compile_s = time.perf_counter() - start
+    for _ in range(2):
+        step(False)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        n += step(True)
+    elapsed = time.perf_counter() - start
+    total = sum(split.values())
+    return {"data": data, "variant": variant, "images_per_s": n / elapsed, "steps": n // 8,
+            "share": {k: v / total for k, v in split.items()}, "compile_s": compile_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--data", default="synth,real")
+    parser.add_argument("--out", default="step_speed")
+    args = parser.parse_args()
+    rows = []
+    for data in args.data.split(","):
+        for variant in args.variants.split(","):
+            rows.append(run_variant(data, variant, args.seconds))
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+    write(args.out, {"machine": machine(), "seconds_per_variant": args.seconds, "batch": 8, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

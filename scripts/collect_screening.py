@@ -1,0 +1,110 @@
+"""Reality-gap screening on the REAL VALIDATION patients (never a test set): one row per run, paired differences
+against a baseline run with a bootstrap CI over the validation patients, and a plot.
+
+  python scripts/collect_screening.py RUNS_DIR OUT_DIR [--baseline NAME]
+
+RUNS_DIR/<name>/ are training runs (metrics.json, .hydra/overrides.yaml, checkpoints/best.ckpt: for Model A
+chosen on synthetic validation, so the real validation patients only score the configuration). Each checkpoint
+segments the validation patients' whole slices with the project's inference (models/inference.py, default
+mode); mean Dice over vertebra, disc and canal per slice, averaged per patient. Writes OUT_DIR/screening.csv,
+OUT_DIR/screening_per_patient.csv and OUT_DIR/screening.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from spine_synthseg.config import compose_config, to_dict  # noqa: E402
+from spine_synthseg.data.catalog import load_native, load_splits  # noqa: E402
+from spine_synthseg.evaluation.metrics import bootstrap_ci, dice_per_structure  # noqa: E402
+from spine_synthseg.models.checkpoint import load_checkpoint  # noqa: E402
+from spine_synthseg.models.inference import segment_slices  # noqa: E402
+
+STRUCTURES = ("vertebra", "disc", "canal")
+
+
+def per_patient_dice(ckpt: Path, val) -> dict[str, np.ndarray]:
+    """{patient: (3,) mean Dice per structure over its slices} on the validation slices."""
+    model = load_checkpoint(ckpt)
+    preds = segment_slices(model, [r.image for r in val], [r.spacing_mm for r in val])
+    out: dict[str, list] = {}
+    for r, p in zip(val, preds):
+        out.setdefault(r.patient_id, []).append(dice_per_structure(p[None], r.structures[None],
+                                                                   np.asarray(r.annotated)[None])[0])
+    return {k: np.nanmean(np.stack(v), 0) for k, v in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--baseline", default="baseline")
+    args = parser.parse_args()
+    cfg = compose_config([])
+    _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
+    val = load_native(to_dict(cfg.source), splits["val"])
+    runs = sorted(d for d in args.runs.iterdir() if (d / "metrics.json").is_file())
+    scores, rows = {}, []
+    for run in runs:
+        metrics = json.loads((run / "metrics.json").read_text())
+        overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
+        scores[run.name] = per_patient_dice(run / metrics["checkpoint"], val)
+        rows.append({"name": run.name, "overrides": " ".join(o for o in overrides if not o.startswith(
+                         ("hydra.", "evaluate_after_fit", "trainer.enable_progress_bar"))),
+                     "seed": metrics["seed"], "max_steps": metrics["max_steps"], "monitor": metrics["monitor"],
+                     "train_seconds": metrics["train_seconds"], "train_images_per_s": round(metrics["train_images_per_s"], 2),
+                     "val_synth_dice_mean": metrics["validation"].get("val_synth/dice_mean")})
+        print(run.name, {k: np.round(v, 3).tolist() for k, v in scores[run.name].items()})
+    base = scores[args.baseline]
+    patients = sorted(base)
+    for row in rows:
+        s = scores[row["name"]]
+        per = np.stack([s[p] for p in patients])  # (P, 3)
+        for i, name in enumerate(STRUCTURES):
+            row[f"val_dice_{name}"] = round(float(per[:, i].mean()), 4)
+        mean = per.mean(1)
+        diff = mean - np.stack([base[p] for p in patients]).mean(1)
+        d, lo, hi = bootstrap_ci(diff)
+        row.update({"val_dice_mean": round(float(mean.mean()), 4), "diff_vs_baseline": round(float(d), 4),
+                    "diff_ci_low": round(float(lo), 4), "diff_ci_high": round(float(hi), 4), "n_patients": len(patients)})
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "screening.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(args.out / "screening_per_patient.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "patient", *STRUCTURES])
+        for name, s in scores.items():
+            for p in patients:
+                writer.writerow([name, p, *np.round(s[p], 4)])
+    order = sorted(rows, key=lambda r: r["val_dice_mean"])
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(order) + 1.5))
+    y = np.arange(len(order))
+    ax.barh(y, [r["val_dice_mean"] for r in order], color="tab:blue")
+    ax.errorbar([r["val_dice_mean"] for r in order], y, fmt="none", ecolor="k", capsize=3,
+                xerr=[[r["diff_vs_baseline"] - r["diff_ci_low"] for r in order],
+                      [r["diff_ci_high"] - r["diff_vs_baseline"] for r in order]])
+    ax.set_yticks(y, [f"{r['name']} ({r['diff_vs_baseline']:+.3f})" for r in order])
+    ax.set_xlabel(f"mean Dice, real validation patients (n={len(patients)}); bars: 95% CI of the paired difference")
+    ax.set_xlim(min(r["val_dice_mean"] for r in order) - 0.1, 1.0)
+    fig.tight_layout()
+    fig.savefig(args.out / "screening.png", dpi=100)
+    print(f"written {args.out / 'screening.csv'}")
+
+
+if __name__ == "__main__":
+    main()
