@@ -182,8 +182,8 @@ def fill(root: Path, files: list[Path]) -> None:
     for path in files:
         text = path.read_text()
         for name in set(re.findall(r"<!-- table:(\w+) -->", text)):
-            block = re.compile(rf"(<!-- table:{name} -->\n).*?(\n<!-- /table:{name} -->)", re.S)
-            text = block.sub(lambda m: m.group(1) + SECTIONS[name](root) + m.group(2), text)
+            block = re.compile(rf"(<!-- table:{name} -->\n)(?:.*?\n)?(<!-- /table:{name} -->)", re.S)
+            text = block.sub(lambda m: m.group(1) + SECTIONS[name](root) + "\n" + m.group(2), text)
         path.write_text(text)
         print(f"filled {path}")
 
