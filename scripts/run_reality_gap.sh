@@ -27,3 +27,14 @@ fi
 if [ "$STAGE" = collect ]; then
   python3 scripts/collect_screening.py $OUT/screen results/reality_gap
 fi
+if [ "$STAGE" = long ]; then
+  # lever 3: one warmup-stable-decay run per model (trainer=long: 4,000 steps, validation every 400) gives the
+  # learning curve at a learning rate that has not vanished; extra overrides (e.g. +trainer.precision=bf16-mixed)
+  # after the stage name
+  shift 0
+  for m in model_a model_b; do
+    [ -f $OUT/long/$m/metrics.json ] || python3 run.py experiment=$m seed=0 trainer=long \
+      scheduler=warmup_stable_decay evaluate_after_fit=false "${@}" hydra.run.dir=$OUT/long/$m
+  done
+  python3 scripts/tensorboard_export.py results/reality_gap/learning_curves $OUT/long/model_a $OUT/long/model_b
+fi
