@@ -99,7 +99,7 @@ def main() -> None:
                 xerr=[[r["diff_vs_baseline"] - r["diff_ci_low"] for r in order],
                       [r["diff_ci_high"] - r["diff_vs_baseline"] for r in order]])
     ax.set_yticks(y, [f"{r['name']} ({r['diff_vs_baseline']:+.3f})" for r in order])
-    ax.set_xlabel(f"mean Dice, real validation patients (n={len(patients)}); bars: 95% CI of the paired difference")
+    ax.set_xlabel(f"mean Dice, {len(patients)} real validation patients\n(bars: 95% CI of the paired difference)")
     ax.set_xlim(min(r["val_dice_mean"] for r in order) - 0.1, 1.0)
     fig.tight_layout()
     fig.savefig(args.out / "screening.png", dpi=100)
