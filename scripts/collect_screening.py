@@ -56,7 +56,11 @@ def main() -> None:
     cfg = compose_config([])
     _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     val = load_native(to_dict(cfg.source), splits["val"])
-    runs = sorted(d for d in args.runs.iterdir() if (d / "metrics.json").is_file())
+    runs = sorted(d for d in args.runs.iterdir() if d.is_dir())
+    unfinished = [d.name for d in runs if not (d / "metrics.json").is_file()]
+    if unfinished or not (args.runs / args.baseline / "metrics.json").is_file():
+        sys.exit(f"error: runs without metrics.json under {args.runs}: {unfinished or [args.baseline]}; "
+                 f"finish them (bash scripts/run_reality_gap.sh screen) or remove them.")
     scores, rows = {}, []
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())

@@ -38,6 +38,9 @@ def listing(data_root: Path, kind: str, folders=FOLDERS) -> dict[str, str]:
 
 def check(data_root: Path, kind: str, folders=FOLDERS) -> int:
     """Print the files of `folders` that differ from the manifest; 0 if none, else 1."""
+    unknown = sorted(set(folders) - set(FOLDERS))
+    if unknown:
+        raise SystemExit(f"error: unknown data folder(s) {unknown}; use {list(FOLDERS)}.")
     expected = dict(reversed(line.split("  ", 1)) for line in MANIFESTS[kind].read_text().splitlines() if line)
     expected = {n: h for n, h in expected.items() if n.split("/", 1)[0] in folders}
     found = listing(data_root, kind, folders)

@@ -182,6 +182,8 @@ def fill(root: Path, files: list[Path]) -> None:
     for path in files:
         text = path.read_text()
         for name in set(re.findall(r"<!-- table:(\w+) -->", text)):
+            if name not in SECTIONS or f"<!-- /table:{name} -->" not in text:
+                sys.exit(f"error: {path}: table marker {name!r} is unknown or not closed; tables: {sorted(SECTIONS)}.")
             block = re.compile(rf"(<!-- table:{name} -->\n)(?:.*?\n)?(<!-- /table:{name} -->)", re.S)
             text = block.sub(lambda m: m.group(1) + SECTIONS[name](root) + "\n" + m.group(2), text)
         path.write_text(text)

@@ -1,6 +1,9 @@
 """Rebuild a folder of ../shared/data from a local clone of its public upstream, then check its pixels.
 
-  python scripts/rebuild_data.py FOLDER UPSTREAM_CLONE [OUT_ROOT]     (OUT_ROOT default: ../shared/data)
+  python scripts/rebuild_data.py FOLDER UPSTREAM_CLONE OUT_ROOT
+
+OUT_ROOT: where FOLDER is written (a new folder; then point SPINE_SYNTHSEG_DATA at it or move it beside the
+checkout as ../shared/data once the check passes). It must not be the copy you are checking against.
 
 FOLDER: spider_t2space | spider_t2tse | external_vb; UPSTREAM_CLONE: the root of a clone of the repository that
 data/metadata/FOLDER.dataset.json names (data/README.md lists them, with commits). The conversion is
@@ -22,11 +25,13 @@ from spine_synthseg.errors import DataError  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3):
+    if len(argv) != 3:
         print(__doc__)
         return 2
-    folder, upstream = argv[0], Path(argv[1])
-    out_root = Path(argv[2]) if len(argv) == 3 else ROOT.parent / "shared" / "data"
+    folder, upstream, out_root = argv[0], Path(argv[1]), Path(argv[2])
+    if (out_root / folder).exists():
+        print(f"error: {out_root / folder} exists; rebuild into a new folder.", file=sys.stderr)
+        return 2
     try:
         out = rebuild_folder(folder, upstream, ROOT / "data" / "metadata" / f"{folder}.dataset.json", out_root)
     except DataError as err:

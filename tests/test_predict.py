@@ -110,16 +110,30 @@ def test_sliding_window_mode(checkpoint):
         segment_slices(model, [image], [(working, working)], mode="tiles")
 
 
-def test_predict_uses_the_checkpoints_inference_mode(checkpoint, tmp_path, monkeypatch):
-    """The mode a checkpoint was validated and selected with is saved in it and is predict's default; --mode
-    overrides it."""
+def _with_mode(checkpoint, tmp_path, mode):
+    """A copy of `checkpoint` whose saved inference_mode is `mode` (None: removed, as in older checkpoints)."""
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt["hyper_parameters"].pop("inference_mode", None)
+    if mode is not None:
+        ckpt["hyper_parameters"]["inference_mode"] = mode
+    path = tmp_path / f"{mode}.ckpt"
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.mark.parametrize("saved, expected", [("full_pass", "full_pass"), ("sliding_window", "sliding_window"),
+                                             (None, "full_pass")])
+def test_predict_uses_the_checkpoints_inference_mode(checkpoint, tmp_path, monkeypatch, saved, expected):
+    """The mode a checkpoint was selected with is saved in it and is predict's default (an older checkpoint
+    without it was selected with the full pass); an explicit mode wins."""
     import spine_synthseg.apps.predict as app
-    model = load_checkpoint(checkpoint)
-    assert model.hparams.inference_mode in ("full_pass", "sliding_window")
+    path = _with_mode(checkpoint, tmp_path, saved)
+    assert load_checkpoint(path).hparams.inference_mode == expected
     seen = []
     monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, sp, mode: seen.append(mode))
     folder = tmp_path / "pngs"
     folder.mkdir()
-    app.predict(checkpoint, folder, tmp_path / "out")
-    app.predict(checkpoint, folder, tmp_path / "out", mode="full_pass")
-    assert seen == [model.hparams.inference_mode, "full_pass"]
+    app.predict(path, folder, tmp_path / "out")
+    other = "sliding_window" if expected == "full_pass" else "full_pass"
+    app.predict(path, folder, tmp_path / "out", mode=other)
+    assert seen == [expected, other]

@@ -59,6 +59,10 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     ev = cfg.evaluation
     cases, split_info = build_cases(cfg)
     models = {name: load_checkpoint(path, to_dict(cfg.preprocess)) for name, path in checkpoints.items()}
+    for name, model in models.items():
+        if model.hparams.inference_mode != ev.inference_mode:
+            log.warning("%s was selected with inference_mode=%s; evaluating with %s (evaluation.inference_mode).",
+                        name, model.hparams.inference_mode, ev.inference_mode)
     rows: list[dict] = []
     predictions: dict[tuple[str, str, str], list[np.ndarray]] = {}
     for name, model in models.items():

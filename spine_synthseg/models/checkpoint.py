@@ -5,19 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
+
 from spine_synthseg.errors import DataError
 from spine_synthseg.models.segmentation_module import SegmentationModule
 
 
+LEGACY_MODE = "full_pass"  # checkpoints saved before inference_mode existed were validated with one full pass
+
+
 def load_checkpoint(path: str | Path, expected_preprocess: Mapping | None = None) -> SegmentationModule:
     """A checkpoint in eval mode on the CPU. With `expected_preprocess` (the ``preprocess`` config node), the
-    checkpoint must have been trained at the same working spacing and intensity percentiles."""
+    checkpoint must have been trained at the same working spacing and intensity percentiles. A checkpoint
+    without a saved ``inference_mode`` gets LEGACY_MODE (the mode it was selected with), not today's default."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Checkpoint {path} does not exist; pass the path of a .ckpt file.")
     try:
-        model = SegmentationModule.load_from_checkpoint(str(path), map_location="cpu")
-    except (RuntimeError, KeyError, TypeError) as err:
+        saved = torch.load(str(path), map_location="cpu", weights_only=False).get("hyper_parameters", {})
+        extra = {} if "inference_mode" in saved else {"inference_mode": LEGACY_MODE}
+        model = SegmentationModule.load_from_checkpoint(str(path), map_location="cpu", **extra)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"{path} is not a spine-synthseg checkpoint ({err}); train one with run.py.") from err
     trained = model.hparams.get("preprocess")
     if expected_preprocess is not None and trained and (

@@ -52,8 +52,9 @@ class SpineSynthGenerator:
 
     With Hydra: ``hydra.utils.instantiate(cfg.synth)``. Without: ``SpineSynthGenerator.from_config({...})``.
     spacing_mm: the working pixel spacing (mm) of the label maps. output_percentiles: None -> the output is
-    min-max normalised to [0, 1]; [lo, hi] -> those per-image percentiles map to [0, 1], clipped, as real
-    slices are normalised (``preprocess.percentiles``; normalisation parity).
+    min-max normalised to [0, 1]; [lo, hi] -> those per-image percentiles map to [0, 1], clipped, like real
+    slices (``preprocess.percentiles``; normalisation parity, approximate: per generated crop, whereas real
+    slices are normalised over the whole slice).
     """
 
     def __init__(self, spatial: RandomSpatial | None = None, background: BackgroundPartition | None = None,
