@@ -164,6 +164,21 @@ def step_speed(root: Path) -> str:
     return "\n".join(lines)
 
 
+def learning_curves(root: Path) -> str:
+    path = root / "reality_gap" / "learning_curves.csv"
+    if not path.is_file():
+        return "(not run)"
+    values = {(r["run"], r["tag"], int(r["step"])): float(r["value"]) for r in read(path)}
+    series = [("model_a", "val_real/dice_mean", "Model A, real val"), ("model_a", "val_synth/dice_mean", "Model A, synthetic val"),
+              ("model_b", "val_real/dice_mean", "Model B, real val")]
+    steps = sorted({k[2] for k in values if k[1] == "val_real/dice_mean" and (k[2] + 1) % 400 == 0})
+    lines = ["| step | " + " | ".join(n for _, _, n in series) + " |", "|---|" + "---|" * len(series)]
+    for step in steps:
+        cells = [values.get((run, tag, step)) for run, tag, _ in series]
+        lines.append(f"| {step + 1} | " + " | ".join("n/a" if c is None else f"{c:.3f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def home_field(root: Path) -> str:
     return table(root, HOME, "mean", "dice", "perturbation")
 
@@ -172,7 +187,7 @@ SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
     "per_structure": per_structure, "external": external, "home_field": home_field, "screening": screening,
-    "step_speed": step_speed,
+    "step_speed": step_speed, "learning_curves": learning_curves,
 }
 
 
@@ -210,3 +225,4 @@ if __name__ == "__main__":
           f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + home_field(root))
     print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
     print("\n## Training-step speed levers (2-core CPU)\n\n" + step_speed(root))
+    print("\n## Learning curves (seed 0, trainer=long, warmup-stable-decay, bf16)\n\n" + learning_curves(root))

@@ -3,7 +3,7 @@
 # the default budget; Model A's checkpoint is still chosen on synthetic validation). Nothing here is scored on a
 # test set: the collection reads the validation patients only (scripts/collect_screening.py). Model C is part of
 # the default experiment (scripts/run_default_experiment.sh). Resumable: a run with metrics.json is not repeated.
-#   bash scripts/run_reality_gap.sh [screen|collect]
+#   bash scripts/run_reality_gap.sh [screen|collect|long] [EXTRA OVERRIDES for long]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:-screen}
@@ -31,10 +31,10 @@ if [ "$STAGE" = long ]; then
   # lever 3: one warmup-stable-decay run per model (trainer=long: 4,000 steps, validation every 400) gives the
   # learning curve at a learning rate that has not vanished; extra overrides (e.g. +trainer.precision=bf16-mixed)
   # after the stage name
-  shift 0
   for m in model_a model_b; do
     [ -f $OUT/long/$m/metrics.json ] || python3 run.py experiment=$m seed=0 trainer=long \
       scheduler=warmup_stable_decay evaluate_after_fit=false "${@}" hydra.run.dir=$OUT/long/$m
   done
   python3 scripts/tensorboard_export.py results/reality_gap/learning_curves $OUT/long/model_a $OUT/long/model_b
 fi
+case "$STAGE" in screen|collect|long) ;; *) echo "error: unknown stage $STAGE; use screen, collect or long" >&2; exit 2;; esac
