@@ -1,6 +1,7 @@
 """Training-step speed levers on this machine, for Model A (synthetic batches) and Model B (real batches) alike.
 
   python benchmarks/step_speed.py [--seconds 20] [--variants fp32,channels_last,bf16,...] [--out NAME]
+                                  [--overrides model.base_channels=24 ...]
 
 Every variant runs the real training input path: the project's DataModule (data=synth or data=real, default
 config), its train_dataloader and on_after_batch_transfer (synthesis for A, crops + spatial deformation for B),
@@ -12,6 +13,7 @@ warm-up, and the split of a step into data / forward / backward / optimiser (fp3
   bf16              torch.autocast("cpu", bfloat16) around forward + loss (Lightning's precision="bf16-mixed")
   bf16_channels_last
   compile           torch.compile(net) (default mode; compile time reported separately)
+--overrides are Hydra overrides applied to the composed config (e.g. the capacity lever: model.base_channels=24).
 Writes results/benchmarks/<out>.json.
 """
 
@@ -32,9 +34,9 @@ from spine_synthseg.models.loss import DiceCELoss
 VARIANTS = ("fp32", "threads1", "channels_last", "bf16", "bf16_channels_last", "compile")
 
 
-def batches(data: str):
+def batches(data: str, overrides: list[str]):
     """An endless iterator of training batches exactly as Lightning would feed them (CPU)."""
-    cfg = compose_config([f"data={data}"], output_dir="/tmp/step_speed")
+    cfg = compose_config([f"data={data}", *overrides], output_dir="/tmp/step_speed")
     dm = instantiate(cfg.data, _convert_="all")
     dm.setup("fit")
     dm.trainer = SimpleNamespace(training=True, global_rank=0)  # what on_after_batch_transfer asks of a Trainer
@@ -43,10 +45,10 @@ def batches(data: str):
             yield dm.on_after_batch_transfer(batch, 0)
 
 
-def run_variant(data: str, variant: str, seconds: float) -> dict:
+def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -> dict:
     torch.manual_seed(0)
     torch.set_num_threads(1 if variant == "threads1" else 2)
-    cfg = compose_config([f"data={data}"], output_dir="/tmp/step_speed")
+    cfg = compose_config([f"data={data}", *overrides], output_dir="/tmp/step_speed")
     net = instantiate(cfg.model)
     channels_last = "channels_last" in variant
     if channels_last:
@@ -57,7 +59,7 @@ def run_variant(data: str, variant: str, seconds: float) -> dict:
         start = time.perf_counter()
         net = torch.compile(net)
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if "bf16" in variant else contextlib.nullcontext
-    source = batches(data)
+    source = batches(data, overrides)
     split = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
 
     def step(record: bool) -> int:
@@ -98,13 +100,15 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--data", default="synth,real")
     parser.add_argument("--out", default="step_speed")
+    parser.add_argument("--overrides", nargs="*", default=[])
     args = parser.parse_args()
     rows = []
     for data in args.data.split(","):
         for variant in args.variants.split(","):
-            rows.append(run_variant(data, variant, args.seconds))
+            rows.append(run_variant(data, variant, args.seconds, args.overrides))
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
-    write(args.out, {"machine": machine(), "seconds_per_variant": args.seconds, "batch": 8, "rows": rows})
+    write(args.out, {"machine": machine(), "seconds_per_variant": args.seconds, "batch": 8,
+                     "overrides": args.overrides, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Reality-gap screening on the REAL VALIDATION patients (never a test set): one row per run, paired differences
 against a baseline run with a bootstrap CI over the validation patients, and a plot.
 
-  python scripts/collect_screening.py RUNS_DIR OUT_DIR [--baseline NAME]
+  python scripts/collect_screening.py RUNS_DIR OUT_DIR [--baseline NAME] [--name screening] [--group-seeds]
 
 RUNS_DIR/<name>/ are training runs (metrics.json, .hydra/overrides.yaml, checkpoints/best.ckpt: for Model A
 chosen on synthetic validation, so the real validation patients only score the configuration). Each checkpoint
 segments the validation patients' whole slices with the project's inference (models/inference.py, default
-mode); mean Dice over vertebra, disc and canal per slice, averaged per patient. Writes OUT_DIR/screening.csv,
-OUT_DIR/screening_per_patient.csv and OUT_DIR/screening.png.
+mode); mean Dice over vertebra, disc and canal per slice, averaged per patient. Writes OUT_DIR/<name>.csv,
+OUT_DIR/<name>_per_patient.csv and OUT_DIR/<name>.png. --group-seeds: runs named <config>_seed<N> form one row
+per config, their per-patient Dice averaged over the seeds before the paired CI (the 3-seed confirmation);
+--baseline then names a config.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -52,13 +55,16 @@ def main() -> None:
     parser.add_argument("runs", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--baseline", default="baseline")
+    parser.add_argument("--name", default="screening")
+    parser.add_argument("--group-seeds", action="store_true")
     args = parser.parse_args()
     cfg = compose_config([])
     _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     val = load_native(to_dict(cfg.source), splits["val"])
     runs = sorted(d for d in args.runs.iterdir() if d.is_dir())
     unfinished = [d.name for d in runs if not (d / "metrics.json").is_file()]
-    if unfinished or not (args.runs / args.baseline / "metrics.json").is_file():
+    group = (lambda name: re.sub(r"_seed\d+$", "", name)) if args.group_seeds else (lambda name: name)
+    if unfinished or args.baseline not in {group(d.name) for d in runs}:
         sys.exit(f"error: runs without metrics.json under {args.runs}: {unfinished or [args.baseline]}; "
                  f"finish them (bash scripts/run_reality_gap.sh screen) or remove them.")
     scores, rows = {}, []
@@ -72,6 +78,18 @@ def main() -> None:
                      "train_seconds": metrics["train_seconds"], "train_images_per_s": round(metrics["train_images_per_s"], 2),
                      "val_synth_dice_mean": metrics["validation"].get("val_synth/dice_mean")})
         print(run.name, {k: np.round(v, 3).tolist() for k, v in scores[run.name].items()})
+    if args.group_seeds:  # one row per config: per-patient Dice averaged over its seeds
+        grouped: dict[str, list] = {}
+        for row in rows:
+            grouped.setdefault(group(row["name"]), []).append(row)
+        scores = {g: {p: np.mean([scores[r["name"]][p] for r in rs], 0) for p in scores[rs[0]["name"]]}
+                  for g, rs in grouped.items()}
+        rows = [{**rs[0], "name": g, "overrides": rs[0]["overrides"].replace(f"seed={rs[0]['seed']}", "").strip(),
+                 "seed": " ".join(str(r["seed"]) for r in rs),
+                 "train_seconds": round(float(np.mean([r["train_seconds"] for r in rs])), 1),
+                 "train_images_per_s": round(float(np.mean([r["train_images_per_s"] for r in rs])), 2),
+                 "val_synth_dice_mean": None if rs[0]["val_synth_dice_mean"] is None else
+                 float(np.mean([r["val_synth_dice_mean"] for r in rs]))} for g, rs in grouped.items()]
     base = scores[args.baseline]
     patients = sorted(base)
     for row in rows:
@@ -85,11 +103,11 @@ def main() -> None:
         row.update({"val_dice_mean": round(float(mean.mean()), 4), "diff_vs_baseline": round(float(d), 4),
                     "diff_ci_low": round(float(lo), 4), "diff_ci_high": round(float(hi), 4), "n_patients": len(patients)})
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "screening.csv", "w", newline="") as f:
+    with open(args.out / f"{args.name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with open(args.out / "screening_per_patient.csv", "w", newline="") as f:
+    with open(args.out / f"{args.name}_per_patient.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["name", "patient", *STRUCTURES])
         for name, s in scores.items():
@@ -106,8 +124,8 @@ def main() -> None:
     ax.set_xlabel(f"mean Dice, {len(patients)} real validation patients\n(bars: 95% CI of the paired difference)")
     ax.set_xlim(min(r["val_dice_mean"] for r in order) - 0.1, 1.0)
     fig.tight_layout()
-    fig.savefig(args.out / "screening.png", dpi=100)
-    print(f"written {args.out / 'screening.csv'}")
+    fig.savefig(args.out / f"{args.name}.png", dpi=100)
+    print(f"written {args.out / (args.name + '.csv')}")
 
 
 if __name__ == "__main__":
