@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The default experiment under the whole-slice protocol: Model A (synthetic), Model B (real), Model B+aug
 # (real + nnU-Net intensity augmentation) and Model C (synthetic + real in every batch), same U-Net, loss and
-# budget (trainer=cpu: 800 steps x 8), seeds 0 1 2; then one evaluation per seed of the four checkpoints (real-image tests for every seed, home-field tests for
-# seed 0 only); then results/default/ and results/headline.csv.
+# budget, seeds 0 1 2; then one evaluation per seed of the four checkpoints (real-image tests for every seed,
+# home-field tests for seed 0 only); then results/default/ and results/headline.csv.
+# The budget is the config's default: trainer=long (2,000 steps x 8, bf16 autocast, warmup-stable-decay), with
+# synthetic images normalised as real slices; the configuration frozen in the reality-gap issue (ANALYSIS_REPORT
+# section 8). The earlier run at trainer=cpu (800 fp32 steps, cosine, min-max synthetic images) is kept in
+# results/short_budget/; EXTRA="trainer=cpu scheduler=warmup_cosine synth.output_percentiles=null"
+# OUT=outputs/short_budget RESULTS=results/short_budget repeats it.
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.
 # Inference (validation, tests, predict) uses `inference_mode` of conf/config.yaml: the sliding window, chosen on
 # the validation patients (results/inference_choice.json; the earlier full-pass run is kept in results/full_pass/).
 # Stage "compare" (part of all): seed 0 only, the old label-centred crop protocol on the SPIDER tests, and
 # full-pass vs sliding-window inference on the validation patients.
+#   [OUT=outputs/default] [RESULTS=results] [EXTRA="overrides"] \
 #   bash scripts/run_default_experiment.sh [train|evaluate|compare|collect|all] [SEEDS...]   (default: all 0 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,14 +21,16 @@ STAGE=${1:-all}
 shift || true
 SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
-OUT=outputs/default
+OUT=${OUT:-outputs/default}
+RESULTS=${RESULTS:-results}
+read -r -a EXTRA <<< "${EXTRA:-}"
 MODELS=(model_a model_b model_b_aug model_c)
 if [ "$STAGE" = train ] || [ "$STAGE" = all ]; then
-  for s in "${SEEDS[@]}"; do
-    for m in "${MODELS[@]}"; do
+  for m in "${MODELS[@]}"; do  # all seeds of Model A first: its validation confirms the configuration early
+    for s in "${SEEDS[@]}"; do
       [ -f $OUT/${m}_seed$s/metrics.json ] || \
         python3 run.py experiment=$m seed=$s evaluate_after_fit=false trainer.enable_progress_bar=false \
-          hydra.run.dir=$OUT/${m}_seed$s
+          "${EXTRA[@]}" hydra.run.dir=$OUT/${m}_seed$s
     done
   done
 fi
@@ -43,5 +51,5 @@ if [ "$STAGE" = compare ] || [ "$STAGE" = all ]; then
     $(for m in "${MODELS[@]}"; do echo "$m=$OUT/${m}_seed0/checkpoints/best.ckpt"; done)
 fi
 if [ "$STAGE" = collect ] || [ "$STAGE" = all ]; then
-  python3 scripts/collect_default.py $OUT results
+  python3 scripts/collect_default.py $OUT $RESULTS
 fi

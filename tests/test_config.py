@@ -6,7 +6,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf.errors import InterpolationResolutionError
 
-from spine_synthseg.config import CONFIG_DIR, to_dict
+from spine_synthseg.config import CONFIG_DIR, compose_config, to_dict
 from spine_synthseg.errors import ConfigError
 from spine_synthseg.models.schedules import WarmupDecay
 from tests.helpers import compose_cfg
@@ -87,6 +87,15 @@ def test_strength_errors(tmp_path):
     cfg = compose_cfg(tmp_path, ["randomisation=strength", "strength=1.5"])
     with pytest.raises(InterpolationResolutionError, match=r"strength=1.5 is out of range \[0, 1\]"):
         to_dict(cfg.synth)
+
+
+def test_default_config_is_the_frozen_reality_gap_configuration(tmp_path):
+    """The defaults chosen on the validation patients (ANALYSIS_REPORT section 8): 2,000 bf16 steps with a
+    warmup-stable-decay schedule, and synthetic images normalised with the real slices' percentiles."""
+    cfg = compose_config([], output_dir=tmp_path)  # without the tests' fast overrides
+    assert cfg.trainer.max_steps == 2000 and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.scheduler.decay == "wsd" and cfg.scheduler.total_steps == 2000
+    assert list(cfg.synth.output_percentiles) == list(cfg.preprocess.percentiles) == [0.5, 99.5]
 
 
 def test_warmup_cosine_schedule_values():

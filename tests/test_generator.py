@@ -221,7 +221,7 @@ def test_subregions_validate_ranges():
 
 def test_output_percentiles_normalise_as_real_slices(labels):
     """Normalisation parity: with output_percentiles the 0.5 / 99.5 percentiles of each image map to 0 / 1
-    (clipped), as preprocessing does to real slices; by default min-max."""
+    (clipped), as preprocessing does to real slices; without it (the class default) min-max."""
     rng = torch.Generator().manual_seed(2)
     default = gen().generate_batch(labels, torch.Generator().manual_seed(2)).image
     assert torch.allclose(default.flatten(1).amin(1), torch.tensor(0.0)) and torch.allclose(default.flatten(1).amax(1), torch.tensor(1.0))
