@@ -47,7 +47,7 @@ def training_label_maps(n: int, overrides: list[str] = ()) -> dict[str, torch.Te
     train = slices.of_patients(splits["train"])
     maps = stack_label_maps(train, list(range(min(n, len(train)))))
     crop = RandomCrop(tuple(cfg.preprocess.size))  # training crops (the canvas holds whole slices)
-    return crop(maps, ("structures", "instances", "bg_distance", "bg_clusters"), torch.Generator().manual_seed(0))
+    return crop(maps, ("structures", "instances", "bg_distance", "clusters"), torch.Generator().manual_seed(0))
 
 
 def model_a_generator(overrides: list[str] = ()) -> SpineSynthGenerator:

@@ -202,12 +202,44 @@ def test_subregions_split_structures_by_depth_and_keep_labels():
     image = torch.full((1, 1, 20, 20), 0.5)
     stage = StructureSubregions(prob=1.0, spacing_mm=1.5)
     params = SubregionParams(torch.tensor([[1.0, 1.0, 1.0]]), torch.tensor([[0.2, 1.5, 0.4]]), torch.zeros(1, 1, 6, 6))
-    out = stage.apply(params, (image, s))[0, 0]
+    out = stage.apply(params, (image, s, torch.zeros_like(s)))[0, 0]
     vertebra = out[2:11, 2:11]
     assert torch.allclose(vertebra[1:-1, 1:-1], torch.tensor(0.5)) and torch.allclose(vertebra[0], torch.tensor(0.1))
     assert torch.isclose(out[15, 6], torch.tensor(0.75)) and torch.isclose(out[12, 6], torch.tensor(0.5))
     assert torch.isclose(out[10, 15], torch.tensor(0.2)) and torch.isclose(out[10, 13], torch.tensor(0.5))
     assert torch.equal(out[s[0] == 0], image[0, 0][s[0] == 0])
+
+
+def test_subregions_real_clusters_scale_each_cluster_of_each_class():
+    """mode=real_clusters: cluster j of class c gets factor f[c, j]; background untouched; an index beyond
+    n_clusters is an error naming the setting."""
+    from spine_synthseg.errors import ConfigError
+    from spine_synthseg.synthesis.subregions import StructureSubregions, SubregionParams
+    s = torch.tensor([[[0, 1, 1, 2], [2, 3, 3, 0]]])
+    clusters = torch.tensor([[[1, 0, 1, 1], [0, 0, 1, 1]]])
+    stage = StructureSubregions(mode="real_clusters", prob=1.0, n_clusters=2)
+    factors = torch.tensor([[[0.5, 1.5], [0.8, 1.2], [0.3, 1.9]]])  # (B, class, cluster)
+    params = SubregionParams(torch.ones(1, 3), factors, torch.zeros(1, 1, 6, 6))
+    out = stage.apply(params, (torch.ones(1, 1, 2, 4), s, clusters))[0, 0]
+    assert torch.allclose(out, torch.tensor([[1.0, 0.5, 1.5, 1.2], [0.8, 0.3, 1.9, 1.0]]))
+    drawn = stage.sample(2, (2, 4), torch.Generator().manual_seed(0))
+    assert drawn.factors.shape == (2, 3, 2) and ((drawn.factors >= 0.5) & (drawn.factors <= 1.5)).all()
+    with pytest.raises(ConfigError, match="synth.subregions.n_clusters"):
+        stage.apply(params, (torch.ones(1, 1, 2, 4), s, clusters + 1))
+    with pytest.raises(ConfigError, match="synth.subregions.mode"):
+        StructureSubregions(mode="kmeans")
+
+
+def test_intensity_clusters_are_per_class_and_ordered_by_mean():
+    """Each class is clustered on its own intensities: two clear levels inside the vertebra give clusters 0 (dark)
+    and 1 (bright) there, whatever the background holds."""
+    from spine_synthseg.labels import intensity_clusters
+    s = np.zeros((4, 6), np.uint8)
+    s[:, 3:] = 1
+    image = np.array([[0.9, 0.9, 0.1, 0.2, 0.2, 0.8]] * 4)
+    c = intensity_clusters(image, s, k=2)
+    assert (c[:, 3:5] == 0).all() and (c[:, 5] == 1).all()
+    assert (c[:, 2] == 0).all() and (c[:, :2] == 1).all()
 
 
 def test_subregions_validate_ranges():

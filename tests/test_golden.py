@@ -24,8 +24,8 @@ CONFIGS = {"default": PINNED, "strength_0.5": ["randomisation=strength", "streng
 
 
 def drawn_label_maps(b: int = 3, size=(160, 128)) -> dict[str, torch.Tensor]:
-    """Five vertebra / disc levels and a canal per map, shifted per map; bg_clusters a fixed diagonal pattern."""
-    out = {k: [] for k in ("structures", "instances", "bg_distance", "bg_clusters")}
+    """Five vertebra / disc levels and a canal per map, shifted per map; clusters a fixed diagonal pattern."""
+    out = {k: [] for k in ("structures", "instances", "bg_distance", "clusters")}
     for i in range(b):
         s = np.zeros(size, np.uint8)
         for level in range(5):
@@ -37,7 +37,7 @@ def drawn_label_maps(b: int = 3, size=(160, 128)) -> dict[str, torch.Tensor]:
         out["structures"].append(torch.from_numpy(s).long())
         out["instances"].append(torch.from_numpy(connected_component_instances(s)).long())
         out["bg_distance"].append(torch.from_numpy(background_distance_bands(s, 1.5)).long())
-        out["bg_clusters"].append(torch.from_numpy(np.where(s == 0, clusters, 0)).long())
+        out["clusters"].append(torch.from_numpy(np.where(s == 0, clusters, 0)).long())
     return {k: torch.stack(v) for k, v in out.items()}
 
 

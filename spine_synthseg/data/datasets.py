@@ -29,14 +29,14 @@ class RealSliceDataset(Dataset):
 class LabelMapDataset(Dataset):
     """Label maps only, for Model A: the real images are not copied into this dataset at all.
 
-    Items: {"structures", "instances", "bg_distance", "bg_clusters": (H, W), "shape": (2,)}.
+    Items: {"structures", "instances", "bg_distance", "clusters": (H, W), "shape": (2,)}.
     """
 
     def __init__(self, slices: SliceSet) -> None:
         self.structures = slices.structures
         self.instances = slices.instances
         self.bg_distance = slices.bg_distance
-        self.bg_clusters = slices.bg_clusters
+        self.clusters = slices.clusters
         self.shapes = slices.shapes
 
     def __len__(self) -> int:
@@ -47,7 +47,7 @@ class LabelMapDataset(Dataset):
             "structures": self.structures[i].long(),
             "instances": self.instances[i].long(),
             "bg_distance": self.bg_distance[i].long(),
-            "bg_clusters": self.bg_clusters[i].long(),
+            "clusters": self.clusters[i].long(),
             "shape": self.shapes[i].long(),
         }
 

@@ -11,14 +11,14 @@ import torch.nn.functional as F
 from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
 from spine_synthseg.errors import DataError
-from spine_synthseg.labels import DISTANCE_BANDS_MM, background_distance_bands, background_intensity_clusters
+from spine_synthseg.labels import DISTANCE_BANDS_MM, background_distance_bands, intensity_clusters
 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
     """spacing_mm: working pixel spacing (0.3-4 mm). size: (H, W) of the training crop in pixels, multiples of 16.
     percentiles: intensity percentiles mapped to 0 and 1. distance_bands_mm: edges of the background
-    distance bands. n_clusters: k of the 1D k-means on real background intensities."""
+    distance bands. n_clusters: k of the 1D k-means on the real intensities of each class."""
 
     spacing_mm: float = 1.5
     size: tuple[int, int] = (160, 128)
@@ -87,7 +87,7 @@ def preprocess_records(records: list[SliceRecord], cfg: PreprocessConfig) -> Sli
         instances = torch.unique(instances, return_inverse=True)[1].to(torch.int16)  # consecutive ids, 0 = background
         s_np = structures.numpy()
         bands = torch.from_numpy(background_distance_bands(s_np, cfg.spacing_mm, cfg.distance_bands_mm))
-        clusters = torch.from_numpy(background_intensity_clusters(image.numpy(), s_np, cfg.n_clusters))
+        clusters = torch.from_numpy(intensity_clusters(image.numpy(), s_np, cfg.n_clusters))
         slices.append((image, structures, instances, bands, clusters))
     shapes = [tuple(s[0].shape) for s in slices]
     canvas = canvas_size(shapes, cfg.size)

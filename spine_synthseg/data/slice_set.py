@@ -14,8 +14,8 @@ class SliceSet:
 
     image: float32 (N, H, W) in [0, 1], 0 outside the slice. structures: uint8 (N, H, W) classes.
     instances: int16 (N, H, W). bg_distance: uint8 (N, H, W) band index of the distance to the spine
-    (background only, the farthest band outside the slice). bg_clusters: uint8 (N, H, W) 1D k-means cluster of
-    the real background intensity. shapes: int32 (N, 2) slice sizes (h, w) in pixels.
+    (background only, the farthest band outside the slice). clusters: uint8 (N, H, W) 1D k-means cluster of
+    the real intensity within each pixel's class. shapes: int32 (N, 2) slice sizes (h, w) in pixels.
     annotated: bool (N, 3) per foreground structure. spacing_mm: the working spacing.
     """
 
@@ -23,7 +23,7 @@ class SliceSet:
     structures: torch.Tensor
     instances: torch.Tensor
     bg_distance: torch.Tensor
-    bg_clusters: torch.Tensor
+    clusters: torch.Tensor
     shapes: torch.Tensor
     annotated: torch.Tensor
     patient_ids: list[str]

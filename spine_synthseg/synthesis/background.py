@@ -7,7 +7,7 @@ Modes:
   random           level sets of one smooth Gaussian field (4 x 4 control points, bilinear) cut at N(0, 1) quantiles
                    into n_random regions of similar expected area.
   distance_random  both, crossed: n_distance * n_random regions.
-  real_clusters    1D k-means of the real background intensity (``bg_clusters``, from preprocessing; a disclosed
+  real_clusters    1D k-means of the real background intensity (``clusters``, from preprocessing; a disclosed
                    variant: the labels are derived from a real image, the image itself is never read here).
 """
 
@@ -55,12 +55,12 @@ class BackgroundPartition:
 
     def apply(self, params: torch.Tensor | None, labels: dict[str, torch.Tensor], generator=None) -> torch.Tensor:
         """(B, H, W) background region index in [0, n_regions) from the label batch ("structures", and
-        "bg_distance" / "bg_clusters" where the mode needs them)."""
+        "bg_distance" / "clusters" where the mode needs them)."""
         s = labels["structures"]
         if self.mode == "single":
             return torch.zeros_like(s)
         if self.mode == "real_clusters":
-            return labels["bg_clusters"]
+            return labels["clusters"]
         dist = labels["bg_distance"].clamp_max(self.n_distance - 1)
         if self.mode == "distance":
             return dist

@@ -38,7 +38,7 @@ from spine_synthseg.synthesis.subregions import StructureSubregions
 STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "contrast": RandomGMM,
           "subregions": StructureSubregions, "bias": RandomBiasField, "gamma": RandomGamma, "noise": RandomNoise, "motion": RandomMotion,
           "resolution": RandomResolution}
-LABEL_KEYS = ("structures", "instances", "bg_distance", "bg_clusters")
+LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters")
 
 
 @dataclass
@@ -102,7 +102,7 @@ class SpineSynthGenerator:
     def generate_batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> SynthOutput:
         """Synthesise a batch from label maps on any device.
 
-        batch: "structures" (B, H, W) classes, "instances" (B, H, W) ids, and "bg_distance" / "bg_clusters"
+        batch: "structures" (B, H, W) classes, "instances" (B, H, W) ids, and "bg_distance" / "clusters"
         (B, H, W) when the background mode needs them. Returns images and the deformed structure labels.
         """
         if "image" in batch:
@@ -120,7 +120,8 @@ class SpineSynthGenerator:
         image = self.contrast.apply(self.contrast.sample(b, size, generator, dev), labels, generator)
         if self.subregions.enabled:
             params = self.subregions.sample(b, size, generator, dev)
-            image = self.subregions.apply(params, (image, batch["structures"]), generator)
+            clusters = batch.get("clusters", torch.zeros_like(batch["structures"]))
+            image = self.subregions.apply(params, (image, batch["structures"], clusters), generator)
         for stage in self.image_stages:
             if stage.enabled:
                 image = stage.apply(stage.sample(b, size, generator, dev), image, generator)
@@ -153,7 +154,7 @@ class SpineSynthGenerator:
             "structures": labels.long()[None],
             "instances": torch.as_tensor(inst).long()[None],
             "bg_distance": torch.from_numpy(background_distance_bands(s_np, self.spacing_mm)).long()[None],
-            "bg_clusters": torch.zeros_like(labels).long()[None],
+            "clusters": torch.zeros_like(labels).long()[None],
         }
         batch = {k: v.to(device) for k, v in batch.items()}
         return self.generate_batch(batch, generator).image[0, 0]

@@ -25,7 +25,7 @@ from spine_synthseg.training.augmentation import NnUNetIntensityAugmentation
 from spine_synthseg.training.crops import RandomCrop
 
 log = logging.getLogger(__name__)
-LABEL_KEYS = ("structures", "instances", "bg_distance", "bg_clusters")
+LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters")
 
 
 def _as_is(item: dict) -> dict:
