@@ -21,6 +21,7 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,9 +31,6 @@ from spine_synthseg.evaluation.metrics import bootstrap_ci  # noqa: E402
 from tensorboard_export import export  # noqa: E402
 
 MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
-CONFIG = {"model_a": "experiment=model_a (data=synth, trainer=cpu)", "model_b": "experiment=model_b (data=real, trainer=cpu)",
-          "model_b_aug": "experiment=model_b_aug (data=real_aug, trainer=cpu)",
-          "model_c": "experiment=model_c (data=mixed, trainer=cpu)"}
 # headline name -> (test, variant, structure, metric, metric name in the CSV)
 HEADLINE = {"space_test": ("standard", "t2_space", "mean", "dice", "dice_mean"),
             "tse": ("protocol_shift", "t2_tse", "mean", "dice", "dice_mean"),
@@ -40,6 +38,25 @@ HEADLINE = {"space_test": ("standard", "t2_space", "mean", "dice", "dice_mean"),
             "external_t1_like": ("external", "t1_like", "vertebral_body", "vb_dice", "vb_dice"),
             "external_t2_like": ("external", "t2_like", "vertebral_body", "vb_dice", "vb_dice")}
 COPY = ("summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png")
+
+
+def run_config(src: Path, model: str) -> str:
+    """What trained `model`, from its seed-0 run's Hydra record: experiment, data, trainer, scheduler, steps,
+    precision and any other override (e.g. 'experiment=model_a (data=synth, trainer=long: 2000 steps bf16-mixed,
+    scheduler=warmup_stable_decay)')."""
+    hydra_dir = src / f"{model}_seed0" / ".hydra"
+    if not hydra_dir.is_dir():
+        return f"experiment={model}"
+    choices = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
+    cfg = yaml.safe_load((hydra_dir / "config.yaml").read_text())
+    skip = ("hydra.", "seed=", "experiment=", "evaluate_after_fit", "trainer.enable_progress_bar")
+    extra = [o for o in yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if not o.startswith(skip)]
+    precision = cfg["trainer"].get("precision", "32-true")
+    if choices["data"] in ("synth", "mixed"):  # how synthetic images are normalised (null: min-max)
+        percentiles = cfg["synth"].get("output_percentiles")
+        extra.insert(0, f"synth.output_percentiles={'null' if percentiles is None else percentiles}")
+    return (f"experiment={model} (data={choices['data']}, trainer={choices['trainer']}: {cfg['trainer']['max_steps']} "
+            f"steps {precision}, scheduler={choices['scheduler']}{''.join(', ' + o for o in extra)})")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -115,6 +132,7 @@ def main(src: Path, dst: Path) -> None:
                         "n_seeds": seeds_of(key)})
     write_csv(default / "all_tests.csv", summary)
     headline, paired = [], []
+    configs = {model: run_config(src, model) for model in MODELS}
     for name, (test, variant, structure, metric, label) in HEADLINE.items():
         for model in MODELS:
             values = averaged((model, test, variant, structure, metric))
@@ -123,7 +141,7 @@ def main(src: Path, dst: Path) -> None:
             m, lo, hi = bootstrap_ci(np.array(list(values.values())), 2000, 0.95, 0)
             headline.append({"test": name, "model": model, "metric": label, "mean": fmt(m), "ci_low": fmt(lo),
                              "ci_high": fmt(hi), "n_seeds": seeds_of((model, test, variant, structure, metric)),
-                             "n_patients": len(values), "config": CONFIG[model]})
+                             "n_patients": len(values), "config": configs[model]})
         for a, b in combinations(MODELS, 2):
             va, vb = averaged((a, test, variant, structure, metric)), averaged((b, test, variant, structure, metric))
             common = sorted(set(va) & set(vb))

@@ -139,10 +139,67 @@ def screening(root: Path) -> str:
     lines = ["| run (seed 0) | change | val Dice mean | vertebra | disc | canal | difference vs baseline [95% CI] |",
              "|---|---|---|---|---|---|---|"]
     for r in read(path):
-        change = r["overrides"].replace("experiment=model_a", "").replace("seed=0", "").strip() or "(default Model A)"
+        change = r["overrides"].replace("experiment=model_a", "").replace("seed=0", "")
+        for old_default in SHORT_BUDGET:  # the screens ran at the defaults of their time; only the change is shown
+            change = change.replace(old_default, "")
+        change = " ".join(change.split()) or "(default Model A)"
         lines.append(f"| {r['name']} | `{change}` | {float(r['val_dice_mean']):.3f} | {float(r['val_dice_vertebra']):.3f} | "
                      f"{float(r['val_dice_disc']):.3f} | {float(r['val_dice_canal']):.3f} | "
                      f"{float(r['diff_vs_baseline']):+.3f} [{float(r['diff_ci_low']):+.3f}, {float(r['diff_ci_high']):+.3f}] |")
+    return "\n".join(lines)
+
+
+SHORT_BUDGET = ("trainer=cpu", "scheduler=warmup_cosine", "synth.output_percentiles=null")
+
+
+def confirmation(root: Path) -> str:
+    path = root / "reality_gap" / "confirmation.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| Model A configuration | seeds | val Dice mean | vertebra | disc | canal | difference [95% CI] |",
+             "|---|---|---|---|---|---|---|"]
+    for r in read(path):
+        lines.append(f"| {r['name']} | {r['seed']} | {float(r['val_dice_mean']):.3f} | {float(r['val_dice_vertebra']):.3f} | "
+                     f"{float(r['val_dice_disc']):.3f} | {float(r['val_dice_canal']):.3f} | "
+                     f"{float(r['diff_vs_baseline']):+.3f} [{float(r['diff_ci_low']):+.3f}, {float(r['diff_ci_high']):+.3f}] |")
+    return "\n".join(lines)
+
+
+def frozen_vs_short(root: Path) -> str:
+    path = root / "reality_gap" / "frozen_vs_short_budget.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| real test set | model | short budget | frozen configuration | difference [95% CI] | patients |",
+             "|---|---|---|---|---|---|"]
+    for r in read(path):
+        lines.append(f"| {TESTS[r['test']]} | {NAMES[r['model']]} | {float(r['old_mean']):.3f} | {float(r['new_mean']):.3f} | "
+                     f"{float(r['diff_mean']):+.3f} [{float(r['ci_low']):+.3f}, {float(r['ci_high']):+.3f}] | {r['n_patients']} |")
+    return "\n".join(lines)
+
+
+def targets(root: Path) -> str:
+    """The reality-gap issue's targets, each read from the committed results; 'met' judges the point estimate."""
+    head = {(r["test"], r["model"]): r for r in read(root / "headline.csv")}
+    pair = {(r["test"], r["model_a"], r["model_b"]): r for r in read(root / "paired_differences.csv")}
+    res = {r["variant"]: r for r in read(root / "default" / "all_tests.csv")
+           if r["model"] == "model_a" and r["test"] == "resolution" and r["structure"] == "mean" and r["metric"] == "dice"}
+    rows = [("Model A >= 0.85 on the T2 SPACE test patients", head[("space_test", "model_a")], "mean", 0.85),
+            ("Model A within 0.03 of Model B (T2 SPACE)", pair[("space_test", "model_a", "model_b")], "diff_mean", -0.03),
+            ("real T1-like: A >= B + 0.10", pair[("external_t1_like", "model_a", "model_b")], "diff_mean", 0.10),
+            ("real T1-like: A >= B+aug + 0.03", pair[("external_t1_like", "model_a", "model_b_aug")], "diff_mean", 0.03),
+            ("external T2-like: A >= B+aug", pair[("external_t2_like", "model_a", "model_b_aug")], "diff_mean", 0.0),
+            ("T2 TSE (all slices): A >= B+aug", pair[("tse", "model_a", "model_b_aug")], "diff_mean", 0.0),
+            ("T2 TSE (mid-sagittal): A >= B+aug", pair[("tse_mid", "model_a", "model_b_aug")], "diff_mean", 0.0)]
+    lines = ["| target | measured: mean or A - other [95% CI] | met (point estimate) |", "|---|---|---|"]
+    for label, r, key, bound in rows:
+        sign = "+" if key == "diff_mean" else ""
+        lines.append(f"| {label} | {float(r[key]):{sign}.3f} [{float(r['ci_low']):{sign}.3f}, {float(r['ci_high']):{sign}.3f}] | "
+                     f"{'yes' if float(r[key]) >= bound else 'no'} |")
+    if "iso_0.492mm" in res and "iso_4mm" in res:
+        loss = float(res["iso_0.492mm"]["mean"]) - float(res["iso_4mm"]["mean"])
+        lines.append(f"| A loses <= 0.05 from native resolution to 4 mm (home-field, {res['iso_4mm']['n_seeds']} seed) | "
+                     f"{float(res['iso_0.492mm']['mean']):.3f} -> {float(res['iso_4mm']['mean']):.3f} (loss {loss:.3f}) | "
+                     f"{'yes' if loss <= 0.05 else 'no'} |")
     return "\n".join(lines)
 
 
@@ -164,8 +221,8 @@ def step_speed(root: Path) -> str:
     return "\n".join(lines)
 
 
-def learning_curves(root: Path) -> str:
-    path = root / "reality_gap" / "learning_curves.csv"
+def learning_curves(root: Path, name: str = "learning_curves") -> str:
+    path = root / "reality_gap" / f"{name}.csv"
     if not path.is_file():
         return "(not run)"
     values = {(r["run"], r["tag"], int(r["step"])): float(r["value"]) for r in read(path)}
@@ -187,7 +244,10 @@ SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
     "per_structure": per_structure, "external": external, "home_field": home_field, "screening": screening,
-    "step_speed": step_speed, "learning_curves": learning_curves,
+    "step_speed": step_speed, "learning_curves": learning_curves, "confirmation": confirmation,
+    "frozen_vs_short": frozen_vs_short, "targets": targets,
+    "learning_curves_6k": lambda r: learning_curves(r, "learning_curves_6k"),
+    "short_headline": lambda r: headline(r / "short_budget"),
 }
 
 
@@ -225,4 +285,9 @@ if __name__ == "__main__":
           f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + home_field(root))
     print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
     print("\n## Training-step speed levers (2-core CPU)\n\n" + step_speed(root))
-    print("\n## Learning curves (seed 0, trainer=long, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
+    print("\n## Learning curves (seed 0, trainer=curve, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
+    print("\n## Frozen configuration, 3-seed confirmation on the real validation patients\n\n" + confirmation(root))
+    print("\n## Frozen configuration vs short budget on the tests (tested once)\n\n" + frozen_vs_short(root))
+    print("\n## Reality-gap targets\n\n" + targets(root))
+    if (root / "short_budget" / "headline.csv").is_file():
+        print("\n## Headline of the earlier short-budget experiment (trainer=cpu)\n\n" + headline(root / "short_budget"))

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from collect_default import run_config  # noqa: E402
+
 CARDS = {
     "model_a": ("Model A: synthetic images only", "experiment=model_a (data=synth)",
                 "label maps of the 25 SPIDER T2 SPACE training patients, turned into random synthetic MRIs on the fly "
@@ -44,9 +47,8 @@ def card(name: str, run: Path, headline: list[dict]) -> str:
     rows = [r for r in headline if r["model"] == name]
     lines = [f"# {title}", "", f"`models/{name}.ckpt`: the seed-0 run of the default experiment "
              f"(`bash scripts/run_default_experiment.sh`, i.e. `python run.py {config.split()[0]} seed=0`).", "",
-             f"- Config: `{config}`, `trainer=cpu` ({metrics['max_steps']} steps x batch {metrics['batch_size']}, "
-             f"crops of 160 x 128 px from whole slices at 1.5 mm), 2D U-Net depth 4 / base 16 / instance norm, "
-             f"Dice + CE, AdamW 2e-3, warm-up + cosine.",
+             f"- Config: `{run_config(run.parent, name)}`; batch {metrics['batch_size']} crops of 160 x 128 px from "
+             f"whole slices at 1.5 mm, 2D U-Net depth 4 / base 16 / instance norm, Dice + CE, AdamW 2e-3.",
              f"- Data: {data}", f"- Selected checkpoint: `{metrics['checkpoint']}` by `{metrics['monitor']}` "
              f"= {metrics['best_val_of_monitor']:.4f}; real validation Dice (whole slices) "
              f"{metrics['validation']['val_real/dice_mean']:.4f}.",
