@@ -143,10 +143,15 @@ def screening(root: Path) -> str:
         for old_default in SHORT_BUDGET:  # the screens ran at the defaults of their time; only the change is shown
             change = change.replace(old_default, "")
         change = " ".join(change.split()) or "(default Model A)"
-        lines.append(f"| {r['name']} | `{change}` | {float(r['val_dice_mean']):.3f} | {float(r['val_dice_vertebra']):.3f} | "
-                     f"{float(r['val_dice_disc']):.3f} | {float(r['val_dice_canal']):.3f} | "
-                     f"{float(r['diff_vs_baseline']):+.3f} [{float(r['diff_ci_low']):+.3f}, {float(r['diff_ci_high']):+.3f}] |")
+        lines.append(validation_row(r, [r["name"], f"`{change}`"]))
     return "\n".join(lines)
+
+
+def validation_row(r: dict, first: list[str]) -> str:
+    """A row of a collect_screening.py CSV: `first` cells, then mean / per-structure Dice and the paired difference."""
+    cells = first + [f"{float(r[k]):.3f}" for k in ("val_dice_mean", "val_dice_vertebra", "val_dice_disc", "val_dice_canal")]
+    diff = f"{float(r['diff_vs_baseline']):+.3f} [{float(r['diff_ci_low']):+.3f}, {float(r['diff_ci_high']):+.3f}]"
+    return "| " + " | ".join(cells + [diff]) + " |"
 
 
 SHORT_BUDGET = ("trainer=cpu", "scheduler=warmup_cosine", "synth.output_percentiles=null")
@@ -158,10 +163,7 @@ def confirmation(root: Path) -> str:
         return "(not run)"
     lines = ["| Model A configuration | seeds | val Dice mean | vertebra | disc | canal | difference [95% CI] |",
              "|---|---|---|---|---|---|---|"]
-    for r in read(path):
-        lines.append(f"| {r['name']} | {r['seed']} | {float(r['val_dice_mean']):.3f} | {float(r['val_dice_vertebra']):.3f} | "
-                     f"{float(r['val_dice_disc']):.3f} | {float(r['val_dice_canal']):.3f} | "
-                     f"{float(r['diff_vs_baseline']):+.3f} [{float(r['diff_ci_low']):+.3f}, {float(r['diff_ci_high']):+.3f}] |")
+    lines += [validation_row(r, [r["name"], r["seed"]]) for r in read(path)]
     return "\n".join(lines)
 
 
