@@ -48,7 +48,8 @@ def run_config(src: Path, model: str) -> str:
     if not hydra_dir.is_dir():
         return f"experiment={model}"
     choices = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
-    cfg = yaml.safe_load((hydra_dir / "config.yaml").read_text())
+    resolved = hydra_dir.parent / "config_resolved.yaml"  # interpolations resolved (older runs: Hydra's own)
+    cfg = yaml.safe_load((resolved if resolved.is_file() else hydra_dir / "config.yaml").read_text())
     skip = ("hydra.", "seed=", "experiment=", "evaluate_after_fit", "trainer.enable_progress_bar")
     extra = [o for o in yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if not o.startswith(skip)]
     precision = cfg["trainer"].get("precision", "32-true")
