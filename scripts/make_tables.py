@@ -142,7 +142,7 @@ def screening(root: Path) -> str:
         change = r["overrides"].replace("experiment=model_a", "").replace("seed=0", "")
         for old_default in SHORT_BUDGET:  # the screens ran at the defaults of their time; only the change is shown
             change = change.replace(old_default, "")
-        change = " ".join(change.split()) or "(default Model A)"
+        change = " ".join(change.split()) or "(short-budget Model A)"
         lines.append(validation_row(r, [r["name"], f"`{change}`"]))
     return "\n".join(lines)
 

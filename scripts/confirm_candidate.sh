@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# A candidate change to the frozen Model A configuration, confirmed at 3 seeds on the REAL VALIDATION patients
+# only (never a test set): Model A with the config's defaults plus OVERRIDES at seeds 0 1 2, against Model A of
+# the default experiment (outputs/default/model_a_seed{0,1,2}), per-patient Dice averaged over the seeds, paired
+# CI over the validation patients. Writes results/reality_gap/candidate_NAME.{csv,png}. Resumable.
+#   bash scripts/confirm_candidate.sh NAME OVERRIDE [OVERRIDE ...]
+#   e.g. bash scripts/confirm_candidate.sh real_clusters subregions=real_clusters
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: bash scripts/confirm_candidate.sh NAME OVERRIDE [OVERRIDE ...]" >&2; exit 2; }
+NAME=$1
+shift
+OUT=outputs/reality_gap/candidates/$NAME
+for s in 0 1 2; do
+  [ -f outputs/default/model_a_seed$s/metrics.json ] || { echo "error: outputs/default/model_a_seed$s is missing; run scripts/run_default_experiment.sh train first" >&2; exit 2; }
+  [ -f $OUT/${NAME}_seed$s/metrics.json ] || python3 run.py experiment=model_a seed=$s evaluate_after_fit=false \
+    trainer.enable_progress_bar=false "$@" hydra.run.dir=$OUT/${NAME}_seed$s
+  ln -sfn "$(pwd)/outputs/default/model_a_seed$s" $OUT/frozen_seed$s
+done
+python3 scripts/collect_screening.py $OUT results/reality_gap --name candidate_$NAME --group-seeds --baseline frozen
