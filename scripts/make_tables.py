@@ -230,6 +230,7 @@ def learning_curves(root: Path, name: str = "learning_curves") -> str:
     values = {(r["run"], r["tag"], int(r["step"])): float(r["value"]) for r in read(path)}
     series = [("model_a", "val_real/dice_mean", "Model A, real val"), ("model_a", "val_synth/dice_mean", "Model A, synthetic val"),
               ("model_b", "val_real/dice_mean", "Model B, real val")]
+    series = [x for x in series if any(k[:2] == x[:2] for k in values)]  # only the runs the file holds
     steps = sorted({k[2] for k in values if k[1] == "val_real/dice_mean" and (k[2] + 1) % 400 == 0})
     lines = ["| step | " + " | ".join(n for _, _, n in series) + " |", "|---|" + "---|" * len(series)]
     for step in steps:
@@ -288,6 +289,7 @@ if __name__ == "__main__":
     print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
     print("\n## Training-step speed levers (2-core CPU)\n\n" + step_speed(root))
     print("\n## Learning curves (seed 0, trainer=curve, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
+    print("\n## Learning curve to 6,000 steps (seed 0, the frozen configuration)\n\n" + learning_curves(root, "learning_curves_6k"))
     print("\n## Frozen configuration, 3-seed confirmation on the real validation patients\n\n" + confirmation(root))
     print("\n## Frozen configuration vs short budget on the tests (tested once)\n\n" + frozen_vs_short(root))
     print("\n## Reality-gap targets\n\n" + targets(root))
