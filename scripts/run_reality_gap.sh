@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue "Close the reality gap": one-change screening of Model A levers on the REAL VALIDATION patients (seed 0,
-# the default budget; Model A's checkpoint is still chosen on synthetic validation). Nothing here is scored on a
+# the short budget of their time, SHORT below; Model A's checkpoint is still chosen on synthetic validation),
+# capacity at equal time, learning curves, and the 3-seed confirmation of the frozen configuration. Nothing here is scored on a
 # test set: the collection reads the validation patients only (scripts/collect_screening.py). Model C is part of
 # the default experiment (scripts/run_default_experiment.sh). Resumable: a run with metrics.json is not repeated.
 #   bash scripts/run_reality_gap.sh [screen|collect|long|capacity|confirm|long6k] [EXTRA OVERRIDES for long] [MODELS for long6k]
