@@ -157,8 +157,8 @@ def validation_row(r: dict, first: list[str]) -> str:
 SHORT_BUDGET = ("trainer=cpu", "scheduler=warmup_cosine", "synth.output_percentiles=null")
 
 
-def confirmation(root: Path) -> str:
-    path = root / "reality_gap" / "confirmation.csv"
+def confirmation(root: Path, name: str = "confirmation") -> str:
+    path = root / "reality_gap" / f"{name}.csv"
     if not path.is_file():
         return "(not run)"
     lines = ["| Model A configuration | seeds | val Dice mean | vertebra | disc | canal | difference [95% CI] |",
@@ -250,6 +250,7 @@ SECTIONS = {
     "step_speed": step_speed, "learning_curves": learning_curves, "confirmation": confirmation,
     "frozen_vs_short": frozen_vs_short, "targets": targets,
     "learning_curves_6k": lambda r: learning_curves(r, "learning_curves_6k"),
+    "candidate_real_clusters": lambda r: confirmation(r, "candidate_real_clusters"),
     "short_headline": lambda r: headline(r / "short_budget"),
 }
 
@@ -291,6 +292,8 @@ if __name__ == "__main__":
     print("\n## Learning curves (seed 0, trainer=curve, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
     print("\n## Learning curve to 6,000 steps (seed 0, the frozen configuration)\n\n" + learning_curves(root, "learning_curves_6k"))
     print("\n## Frozen configuration, 3-seed confirmation on the real validation patients\n\n" + confirmation(root))
+    print("\n## Candidate after the freeze (validation only): real-intensity cluster sub-labels\n\n"
+          + confirmation(root, "candidate_real_clusters"))
     print("\n## Frozen configuration vs short budget on the tests (tested once)\n\n" + frozen_vs_short(root))
     print("\n## Reality-gap targets\n\n" + targets(root))
     if (root / "short_budget" / "headline.csv").is_file():
