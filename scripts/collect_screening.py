@@ -61,12 +61,16 @@ def main() -> None:
     cfg = compose_config([])
     _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     val = load_native(to_dict(cfg.source), splits["val"])
+    dangling = [f"{d} -> {d.resolve()}" for d in args.runs.iterdir() if d.is_symlink() and not d.exists()]
+    if dangling:
+        sys.exit(f"error: links to missing runs under {args.runs}: {dangling}; train those runs or remove the links.")
     runs = sorted(d for d in args.runs.iterdir() if d.is_dir())
     unfinished = [d.name for d in runs if not (d / "metrics.json").is_file()]
     group = (lambda name: re.sub(r"_seed\d+$", "", name)) if args.group_seeds else (lambda name: name)
     if unfinished or args.baseline not in {group(d.name) for d in runs}:
-        sys.exit(f"error: runs without metrics.json under {args.runs}: {unfinished or [args.baseline]}; "
-                 f"finish them (bash scripts/run_reality_gap.sh screen) or remove them.")
+        sys.exit(f"error: under {args.runs}, runs without metrics.json: {unfinished}; baseline {args.baseline!r} "
+                 f"{'missing' if unfinished == [] else 'given'}; finish the runs with the script that makes them "
+                 f"(scripts/run_reality_gap.sh, scripts/confirm_candidate.sh) or remove them.")
     scores, rows = {}, []
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())
@@ -82,9 +86,13 @@ def main() -> None:
         grouped: dict[str, list] = {}
         for row in rows:
             grouped.setdefault(group(row["name"]), []).append(row)
+        seed_sets = {g: sorted(r["seed"] for r in rs) for g, rs in grouped.items()}
+        if len({tuple(v) for v in seed_sets.values()}) > 1:
+            sys.exit(f"error: the configurations under {args.runs} do not have the same seeds: {seed_sets}; "
+                     f"finish the missing runs.")
         scores = {g: {p: np.mean([scores[r["name"]][p] for r in rs], 0) for p in scores[rs[0]["name"]]}
                   for g, rs in grouped.items()}
-        rows = [{**rs[0], "name": g, "overrides": rs[0]["overrides"].replace(f"seed={rs[0]['seed']}", "").strip(),
+        rows = [{**rs[0], "name": g, "overrides": " ".join(o for o in rs[0]["overrides"].split() if not o.startswith("seed=")),
                  "seed": " ".join(str(r["seed"]) for r in rs),
                  "train_seconds": round(float(np.mean([r["train_seconds"] for r in rs])), 1),
                  "train_images_per_s": round(float(np.mean([r["train_images_per_s"] for r in rs])), 2),

@@ -24,6 +24,15 @@ from collect_default import HEADLINE, MODELS, fmt, write_csv  # noqa: E402
 from spine_synthseg.evaluation.metrics import bootstrap_ci  # noqa: E402
 
 
+def seeds_of(results: Path) -> dict[str, set[str]]:
+    """model -> the seeds its real-image tests were evaluated with."""
+    with open(results / "default" / "per_patient.csv") as f:
+        out: dict[str, set[str]] = defaultdict(set)
+        for r in csv.DictReader(f):
+            out[r["model"]].add(r["seed"])
+    return dict(out)
+
+
 def seed_averaged(results: Path) -> dict[tuple, dict[str, float]]:
     """(model, test, variant, structure, metric) -> {patient: value averaged over the seeds}."""
     path = results / "default" / "per_patient.csv"
@@ -38,6 +47,11 @@ def seed_averaged(results: Path) -> dict[tuple, dict[str, float]]:
 
 def main(old_dir: Path, new_dir: Path, out: Path) -> None:
     old, new = seed_averaged(old_dir), seed_averaged(new_dir)
+    old_seeds, new_seeds = seeds_of(old_dir), seeds_of(new_dir)
+    differ = {m: (sorted(old_seeds.get(m, ())), sorted(new_seeds.get(m, ()))) for m in MODELS
+              if old_seeds.get(m) != new_seeds.get(m) and m in old_seeds and m in new_seeds}
+    if differ:
+        raise SystemExit(f"error: {old_dir} and {new_dir} evaluated different seeds (model: old, new): {differ}.")
     rows = []
     for name, (test, variant, structure, metric, label) in HEADLINE.items():
         for model in MODELS:

@@ -6,13 +6,17 @@
 #   bash scripts/confirm_candidate.sh NAME OVERRIDE [OVERRIDE ...]
 #   e.g. bash scripts/confirm_candidate.sh real_clusters subregions=real_clusters
 set -euo pipefail
+set -f  # overrides such as [0.6,0.95] are not file globs
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: bash scripts/confirm_candidate.sh NAME OVERRIDE [OVERRIDE ...]" >&2; exit 2; }
 NAME=$1
 shift
-OUT=outputs/reality_gap/candidates/$NAME
+[ "$NAME" != frozen ] || { echo "error: NAME 'frozen' is the baseline's name; choose another" >&2; exit 2; }
+OUT="outputs/reality_gap/candidates/$NAME"
 for s in 0 1 2; do
   [ -f outputs/default/model_a_seed$s/metrics.json ] || { echo "error: outputs/default/model_a_seed$s is missing; run scripts/run_default_experiment.sh train first" >&2; exit 2; }
+done
+for s in 0 1 2; do
   [ -f $OUT/${NAME}_seed$s/metrics.json ] || python3 run.py experiment=model_a seed=$s evaluate_after_fit=false \
     trainer.enable_progress_bar=false "$@" hydra.run.dir=$OUT/${NAME}_seed$s
   ln -sfn "$(pwd)/outputs/default/model_a_seed$s" $OUT/frozen_seed$s

@@ -6,14 +6,14 @@
 # The budget is the config's default: trainer=long (2,000 steps x 8, bf16 autocast, warmup-stable-decay), with
 # synthetic images normalised as real slices; the configuration frozen in the reality-gap issue (ANALYSIS_REPORT
 # section 8). The earlier run at trainer=cpu (800 fp32 steps, cosine, min-max synthetic images) is kept in
-# results/short_budget/; EXTRA="trainer=cpu scheduler=warmup_cosine synth.output_percentiles=null"
-# OUT=outputs/short_budget RESULTS=results/short_budget repeats it.
+# results/short_budget/; EXPERIMENT_OVERRIDES="trainer=cpu scheduler=warmup_cosine synth.output_percentiles=null"
+# EXPERIMENT_OUT=outputs/short_budget EXPERIMENT_RESULTS=results/short_budget repeats it.
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.
 # Inference (validation, tests, predict) uses `inference_mode` of conf/config.yaml: the sliding window, chosen on
 # the validation patients (results/inference_choice.json; the earlier full-pass run is kept in results/full_pass/).
 # Stage "compare" (part of all): seed 0 only, the old label-centred crop protocol on the SPIDER tests, and
 # full-pass vs sliding-window inference on the validation patients.
-#   [OUT=outputs/default] [RESULTS=results] [EXTRA="overrides"] \
+#   [EXPERIMENT_OUT=outputs/default] [EXPERIMENT_RESULTS=results] [EXPERIMENT_OVERRIDES="overrides"] \
 #   bash scripts/run_default_experiment.sh [train|evaluate|compare|collect|all] [SEEDS...]   (default: all 0 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +21,10 @@ STAGE=${1:-all}
 shift || true
 SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
-OUT=${OUT:-outputs/default}
-RESULTS=${RESULTS:-results}
-read -r -a EXTRA <<< "${EXTRA:-}"
+OUT=${EXPERIMENT_OUT:-outputs/default}
+RESULTS=${EXPERIMENT_RESULTS:-results}
+read -r -a EXTRA <<< "${EXPERIMENT_OVERRIDES:-}"
+echo "runs: $OUT, results: $RESULTS, overrides: ${EXTRA[*]:-none}"
 MODELS=(model_a model_b model_b_aug model_c)
 if [ "$STAGE" = train ] || [ "$STAGE" = all ]; then
   for m in "${MODELS[@]}"; do  # all seeds of Model A first: its validation confirms the configuration early

@@ -6,6 +6,7 @@
 # the default experiment (scripts/run_default_experiment.sh). Resumable: a run with metrics.json is not repeated.
 #   bash scripts/run_reality_gap.sh [screen|collect|long|capacity|confirm|long6k] [EXTRA OVERRIDES for long] [MODELS for long6k]
 set -euo pipefail
+set -f  # overrides such as [0.6,0.95] are not file globs
 cd "$(dirname "$0")/.."
 STAGE=${1:-screen}
 shift || true
@@ -24,7 +25,7 @@ declare -A SCREEN=(
 if [ "$STAGE" = screen ]; then
   # the baseline is the short-budget experiment's Model A, seed 0 (same config and seed)
   mkdir -p $OUT/screen
-  [ -e $OUT/screen/baseline ] || ln -s "$(pwd)/outputs/short_budget/model_a_seed0" $OUT/screen/baseline
+  ln -sfn "$(pwd)/outputs/short_budget/model_a_seed0" $OUT/screen/baseline
   for name in "${!SCREEN[@]}"; do
     [ -f $OUT/screen/$name/metrics.json ] || python3 run.py experiment=model_a seed=0 evaluate_after_fit=false \
       trainer.enable_progress_bar=false "${SHORT[@]}" ${SCREEN[$name]} hydra.run.dir=$OUT/screen/$name
@@ -64,6 +65,9 @@ if [ "$STAGE" = confirm ]; then
   # experiment (outputs/short_budget), per-patient Dice averaged over the 3 seeds, paired CI over the patients
   mkdir -p $OUT/confirm
   for s in 0 1 2; do
+    for run in outputs/short_budget/model_a_seed$s outputs/default/model_a_seed$s; do
+      [ -f $run/metrics.json ] || { echo "error: $run/metrics.json is missing; train it first (scripts/run_default_experiment.sh train)" >&2; exit 2; }
+    done
     ln -sfn "$(pwd)/outputs/short_budget/model_a_seed$s" $OUT/confirm/short_budget_seed$s
     ln -sfn "$(pwd)/outputs/default/model_a_seed$s" $OUT/confirm/frozen_seed$s
   done

@@ -59,6 +59,21 @@ def test_model_a_batches_are_only_synthetic(tmp_path, data_root):
         assert batch["image"].shape[1:] == (1, *cfg.preprocess.size)
 
 
+def test_model_a_trains_in_bf16_with_real_cluster_sub_labels(tmp_path, data_root):
+    """The default precision (trainer=long: bf16-mixed) trains, and the disclosed real_clusters sub-region mode
+    gets per-class clusters from preprocessing (non-zero inside the structures) through crops and deformation."""
+    cfg = compose_cfg(tmp_path, ["experiment=model_a", "subregions=real_clusters"])
+    dm = instantiate(cfg.data, _convert_="all")
+    dm.setup("fit")
+    inside = dm.train_slices.structures > 0
+    assert dm.train_slices.clusters[inside].max() > 0 and dm.train_slices.clusters.max() < cfg.synth.subregions.n_clusters
+    module = build_module(cfg, dm)
+    trainer = pl.Trainer(max_steps=2, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, accelerator="cpu", precision="bf16-mixed")
+    trainer.fit(module, dm)
+    assert trainer.global_step == 2 and all(torch.isfinite(p).all() for p in module.parameters())
+
+
 def test_model_c_batches_mix_synthetic_and_real_images(tmp_path, data_root):
     """Model C: the first half of each batch is synthesised from label maps (its real images poisoned with NaN
     never show), the second half holds the real images."""

@@ -60,6 +60,9 @@ class BackgroundPartition:
         if self.mode == "single":
             return torch.zeros_like(s)
         if self.mode == "real_clusters":
+            if "clusters" not in labels:
+                raise ConfigError("synth.background.mode=real_clusters needs the batch key 'clusters' (per-class "
+                                  "k-means of real intensities, from preprocessing); use label maps from a SliceSet.")
             return labels["clusters"]
         dist = labels["bg_distance"].clamp_max(self.n_distance - 1)
         if self.mode == "distance":

@@ -103,7 +103,7 @@ class SpineSynthGenerator:
         """Synthesise a batch from label maps on any device.
 
         batch: "structures" (B, H, W) classes, "instances" (B, H, W) ids, and "bg_distance" / "clusters"
-        (B, H, W) when the background mode needs them. Returns images and the deformed structure labels.
+        (B, H, W) when the background mode or the sub-region mode (real_clusters) needs them. Returns images and the deformed structure labels.
         """
         if "image" in batch:
             raise RuntimeError("generate_batch got a batch with an image: the generator must only see label maps.")
@@ -120,7 +120,10 @@ class SpineSynthGenerator:
         image = self.contrast.apply(self.contrast.sample(b, size, generator, dev), labels, generator)
         if self.subregions.enabled:
             params = self.subregions.sample(b, size, generator, dev)
-            clusters = batch.get("clusters", torch.zeros_like(batch["structures"]))
+            if self.subregions.mode == "real_clusters" and "clusters" not in batch:
+                raise ConfigError("synth.subregions.mode=real_clusters needs the batch key 'clusters' (per-class "
+                                  "k-means of real intensities, from preprocessing); use label maps from a SliceSet.")
+            clusters = batch.get("clusters", torch.zeros_like(batch["structures"]))  # unused by mode anatomy
             image = self.subregions.apply(params, (image, batch["structures"], clusters), generator)
         for stage in self.image_stages:
             if stage.enabled:

@@ -101,7 +101,7 @@ class StructureSubregions:
         if self.mode == "real_clusters":
             if int(clusters.max()) >= self.n_clusters:
                 raise ConfigError(f"A cluster map has index {int(clusters.max())} >= synth.subregions.n_clusters "
-                                  f"({self.n_clusters}); set it to preprocess.n_clusters.")
+                                  f"({self.n_clusters}); set it to the preprocessing k (PreprocessConfig.n_clusters, 4 by default).")
             index = (structures.clamp_min(1) - 1) * self.n_clusters + clusters  # (B, H, W) into the (3 x k) table
             per_pixel = params.factors.flatten(1).gather(1, index.flatten(1)).view_as(structures)
             factor = torch.where(structures > 0, per_pixel, torch.ones_like(per_pixel))[:, None]
