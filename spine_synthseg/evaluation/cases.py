@@ -1,36 +1,48 @@
 """The evaluation cases: real held-out slices at their native grid, and copies perturbed on the fly.
 
 Families (``evaluation.tests``):
+  validation      the T2 SPACE validation patients of the run's split: for choosing settings, never a test.
+  shift_validation  external_dixon's shift-validation subjects (water images, vertebral bodies only): for
+                  choosing settings on a shifted contrast, never a test.
   standard        T2 SPACE test patients (in-domain).
   protocol_shift  SPIDER T2 TSE: every slice (t2_tse), and the mid-sagittal ones (t2_tse_mid: labelled canal
                   area >= mid_sagittal_canal_mm2).
   external        external_vb, other hospitals, vertebral bodies only: t1_like and t2_like appearance (scored
                   with ``body_metrics``). Test only.
+  external_dixon  external_dixon's test subjects: 3 T gradient-echo water images (MyoSegmenTUM), vertebral
+                  bodies L1-L5 only (``body_metrics``). Test only.
   contrast        home-field: intensity perturbations of the standard images (gamma, inversion, shuffle).
   resolution      home-field: the standard images degraded with the generator's own blur/down/up operator.
-No case holds a training or validation patient; nothing of the ground truth is used before scoring, except
-by the optional ``label_crop_mm`` (the old protocol: a window centred on the labels, kept for comparison).
+The patients come from the run's split (``run_split``): no case holds a training patient, and only the validation
+family holds validation patients. Nothing of the ground truth is used before scoring, except by the optional
+``label_crop_mm`` (the old protocol: a window centred on the labels, kept for comparison).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from spine_synthseg.config import to_dict
-from spine_synthseg.data.catalog import load_native, load_splits
+from spine_synthseg.data.catalog import load_native
+from spine_synthseg.data.png_folder import load_dataset_json
 from spine_synthseg.data.preprocess import normalise
 from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.errors import DataError
 from spine_synthseg.evaluation.perturbations import contrast_perturbation, resolution_degradation
+from spine_synthseg.evaluation.run_split import config_split, guard
 from spine_synthseg.structures import CANAL
 
-TESTS = ("standard", "protocol_shift", "external", "contrast", "resolution")
-REAL_TESTS = ("standard", "protocol_shift", "external")
+VALIDATION_TESTS = ("validation", "shift_validation")
+REAL_TESTS = ("standard", "protocol_shift", "external", "external_dixon")
+HOME_FIELD_TESTS = ("contrast", "resolution")
+TESTS = VALIDATION_TESTS + REAL_TESTS + HOME_FIELD_TESTS
+DIXON_ROLES = {"shift_validation": "shift_validation_subjects", "external_dixon": "test_subjects"}  # dataset.json keys
 PERCENTILES = (0.5, 99.5)
 
 
@@ -103,23 +115,38 @@ def first_patients(records: list[SliceRecord], n: int | None) -> list[SliceRecor
     return [r for r in records if r.patient_id in keep]
 
 
-def build_cases(cfg: DictConfig) -> tuple[list[EvalCase], dict]:
-    """All variants of the configured tests; returns them and the patient split used."""
+def dixon_subjects(source: dict, family: str) -> list[str]:
+    """The external_dixon subjects of a family, as its dataset.json lists them (DIXON_ROLES)."""
+    root = Path(source["root"])
+    key = DIXON_ROLES[family]
+    subjects = load_dataset_json(root).get(key)
+    if not subjects:
+        raise DataError(f"{root}/dataset.json has no {key!r} list; the {family} family needs it (see data/README.md).")
+    return list(subjects)
+
+
+def build_cases(cfg: DictConfig, split: dict | None = None) -> tuple[list[EvalCase], dict]:
+    """All variants of the configured tests for the run's patient split (``run_split``; None: the config's);
+    returns them and facts about the split. Raises DataError if a case would hold a patient it must not."""
     ev = cfg.evaluation
     unknown = [t for t in ev.tests if t not in TESTS]
     if unknown:
         raise DataError(f"evaluation.tests has unknown tests {unknown}; use {TESTS}.")
-    _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
-    test_patients = set(splits[ev.test_split])
-    leaked = test_patients & (set(splits.get("train", [])) | set(splits.get("val", [])))
-    if leaked or ev.test_split in ("train", "val"):
-        raise DataError(f"evaluation.test_split={ev.test_split!r} overlaps training/validation patients {sorted(leaked)}.")
+    split = split or config_split(cfg)
     limit = ev.get("max_patients")
-    test = first_patients(load_native(to_dict(cfg.source), sorted(test_patients)), limit)
+    test = first_patients(load_native(to_dict(cfg.source), split["test"]), limit)
     window = ev.get("label_crop_mm")
     if window:
         test = [crop_to_labels(r, tuple(window)) for r in test]
     cases: list[EvalCase] = []
+    if "validation" in ev.tests:
+        val = first_patients(load_native(to_dict(cfg.source), split["val"]), limit)
+        cases.append(EvalCase("validation", "t2_space", val))
+    for family in ("shift_validation", "external_dixon"):
+        if family in ev.tests:
+            dixon = to_dict(ev.dixon_source)
+            records = first_patients(load_native(dixon, dixon_subjects(dixon, family)), limit)
+            cases.append(EvalCase(family, "dixon_water", records, scoring="bodies"))
     if "standard" in ev.tests:
         cases.append(EvalCase("standard", "t2_space", test))
     if "protocol_shift" in ev.tests:
@@ -145,5 +172,7 @@ def build_cases(cfg: DictConfig) -> tuple[list[EvalCase], dict]:
         for mm, thick in variants:
             cases.append(EvalCase("resolution", f"{'thick' if thick else 'iso'}_{mm:g}mm", test,
                                   _resolution(mm, thick), acq_spacing_mm=mm))
-    return cases, {"test_patients": sorted(test_patients), "n_test_slices": len(test),
-                   "n_train_patients": len(splits.get("train", [])), "label_crop_mm": list(window) if window else None}
+    guard(cases, split)
+    return cases, {"source": split["source"], "test_patients": sorted(split["test"]),
+                   "val_patients": sorted(split["val"]), "n_test_slices": len(test),
+                   "n_train_patients": len(split["train"]), "label_crop_mm": list(window) if window else None}

@@ -1,5 +1,6 @@
 """The evaluation suite: checkpoints x test cases, whole slices scored at their native grid -> metrics.csv,
-summary.md/json, plots, overlays, TensorBoard scalars."""
+summary.md/json, plots, overlays, TensorBoard scalars. The patients are those of the checkpoints' own split
+(``run_split``); the statistics are the collector's (``collect``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from tqdm import tqdm
 
 from spine_synthseg.config import to_dict
 from spine_synthseg.errors import DataError
-from spine_synthseg.evaluation.aggregation import METRICS, summarise
+from spine_synthseg.evaluation.aggregation import METRICS
 from spine_synthseg.evaluation.body_metrics import vertebral_body_metrics
 from spine_synthseg.evaluation.cases import EvalCase, build_cases
+from spine_synthseg.evaluation.collect import evaluation_summary
 from spine_synthseg.evaluation.figures import write_figures
 from spine_synthseg.evaluation.metrics import dice_per_structure, surface_distances
+from spine_synthseg.evaluation.run_split import run_split
 from spine_synthseg.evaluation.tables import write_summary_md
 from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import segment_slices
@@ -27,11 +30,11 @@ from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
 log = logging.getLogger(__name__)
 
 
-def image_rows(model_name: str, case: EvalCase, i: int, pred: np.ndarray, surfaces: bool) -> list[dict]:
+def image_rows(model_name: str, case: EvalCase, i: int, pred: np.ndarray, surfaces: bool, seed="") -> list[dict]:
     """The rows of image i of a case: per structure Dice (and HD95 / ASSD in mm), or one "vertebral_body" row
-    of ``body_metrics`` for body-only masks."""
+    of ``body_metrics`` for body-only masks. seed: the checkpoint's training seed ("" if it stores none)."""
     r = case.records[i]
-    base = {"model": model_name, "test": case.test, "variant": case.variant, "image": r.name, "patient": r.patient_id,
+    base = {"seed": seed, "model": model_name, "test": case.test, "variant": case.variant, "image": r.name, "patient": r.patient_id,
             "series": r.series, "sequence": r.tags.get("sequence", r.sequence), "appearance": r.tags.get("appearance", ""),
             "acq_spacing_mm": case.acq_spacing_mm if case.acq_spacing_mm is not None else ""}
     empty = dict.fromkeys(METRICS, float("nan"))
@@ -57,8 +60,10 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ev = cfg.evaluation
-    cases, split_info = build_cases(cfg)
     models = {name: load_checkpoint(path, to_dict(cfg.preprocess)) for name, path in checkpoints.items()}
+    split = run_split(cfg, {name: model.hparams.get("splits") for name, model in models.items()})
+    cases, split_info = build_cases(cfg, split)
+    seeds = {name: "" if model.hparams.get("seed") is None else int(model.hparams.seed) for name, model in models.items()}
     for name, model in models.items():
         if model.hparams.inference_mode != ev.inference_mode:
             log.warning("%s was selected with inference_mode=%s; evaluating with %s (evaluation.inference_mode).",
@@ -72,12 +77,13 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
             predictions[(name, case.test, case.variant)] = preds
             surfaces = case.test in ev.surface_distance_tests
             for i, pred in enumerate(preds):
-                rows.extend(image_rows(name, case, i, pred, surfaces))
+                rows.extend(image_rows(name, case, i, pred, surfaces, seeds[name]))
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    summary = summarise(rows, list(checkpoints), int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed))
+    labelled = [{**r, "seed": r["seed"] if r["seed"] != "" else "unknown"} for r in rows]
+    summary = evaluation_summary(labelled, list(checkpoints), int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed))
     summary["split"] = split_info
     summary["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

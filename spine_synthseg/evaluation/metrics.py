@@ -1,4 +1,4 @@
-"""Per-structure Dice and surface distances (mm) per image, and patient-level bootstrap confidence intervals.
+"""Per-structure Dice and surface distances (mm) per image (statistics over patients and seeds: ``collect``).
 
 Conventions for a structure in one image (P = prediction, T = truth):
   T and P empty -> NaN (nothing to score, excluded from means); exactly one empty -> Dice 0, distances NaN;
@@ -51,15 +51,3 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing_mm) -> tuple
     dt_p = ndimage.distance_transform_edt(~sp, sampling=spacing_mm)
     d = np.concatenate([dt_t[sp], dt_p[st]])
     return float(np.percentile(d, 95)), float(d.mean())
-
-
-def bootstrap_ci(values: np.ndarray, n_samples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high): percentile bootstrap over the units in `values` (e.g. one value per patient); NaNs dropped."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_samples, v.size))].mean(1)
-    alpha = (1 - confidence) / 2
-    return float(v.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))

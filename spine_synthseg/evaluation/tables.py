@@ -1,4 +1,4 @@
-"""Markdown tables of an evaluation summary (``aggregation.summarise``)."""
+"""Markdown tables of an evaluation summary (``collect.evaluation_summary``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from spine_synthseg.evaluation.aggregation import STRUCTURES
-from spine_synthseg.evaluation.cases import REAL_TESTS, TESTS
+from spine_synthseg.evaluation.cases import REAL_TESTS, TESTS, VALIDATION_TESTS
 
 # the score shown per structure: Dice, or vertebral-body Dice where only bodies are labelled
 MAIN_METRIC = {"vertebral_body": "vb_dice"}
 HOME_FIELD = "home-field: built from the generator's own operators / intensity model"
+VALIDATION = "real images, validation: for choosing settings, never a test"
 
 
 def _fmt(m: float, lo: float, hi: float) -> str:
@@ -33,7 +34,7 @@ def write_summary_md(summary: dict, path: Path) -> None:
              + (f" Difference: {pair[0]} - {pair[1]}, paired per patient." if len(models) > 1 else "") + "\n"]
     present = {r["test"] for r in summary["aggregates"]}
     for test in [t for t in TESTS if t in present]:
-        kind = "real images" if test in REAL_TESTS else HOME_FIELD
+        kind = "real images" if test in REAL_TESTS else VALIDATION if test in VALIDATION_TESTS else HOME_FIELD
         lines.append(f"\n## {test} ({kind})\n")
         header = "| variant | structure | " + " | ".join(models) + " | " + " | ".join(f"{m} HD95" for m in models)
         header += " | difference |" if len(models) > 1 else " |"

@@ -36,10 +36,15 @@ class SegmentationModule(pl.LightningModule):
     error, so no real image can reach Model A's training batches. val_sets: names of the validation dataloaders, in order.
     inference_mode: how whole real validation slices are segmented (models/inference.py); saved in the checkpoint,
     it is also what ``predict`` uses by default.
+    splits: the patient split the run was trained with, {"source": source folder name, "train" / "val" / "test":
+    patient ids}; saved in the checkpoint, so that evaluation scores the run on its own test patients and refuses
+    its training and validation patients (``evaluation.run_split``). seed: the run's training seed (its label in
+    every result table).
     """
 
     def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping, train_source: str, val_sets: list[str],
-                 preprocess: Mapping | None = None, n_logged_images: int = 4, inference_mode: str = DEFAULT_MODE):
+                 preprocess: Mapping | None = None, n_logged_images: int = 4, inference_mode: str = DEFAULT_MODE,
+                 splits: Mapping | None = None, seed: int | None = None):
         super().__init__()
         if train_source not in SOURCES:
             raise ConfigError(f"train_source={train_source!r}; use one of {SOURCES}.")
@@ -51,7 +56,8 @@ class SegmentationModule(pl.LightningModule):
         self.save_hyperparameters({"net": net, "optimizer": optimizer, "scheduler": scheduler,
                                    "train_source": train_source, "val_sets": list(val_sets),
                                    "preprocess": _plain(preprocess), "n_logged_images": n_logged_images,
-                                   "inference_mode": inference_mode})
+                                   "inference_mode": inference_mode, "splits": _plain(splits) or None,
+                                   "seed": seed})
         self.net = instantiate(net)
         self.loss = DiceCELoss()
         self.val_sets = list(val_sets)

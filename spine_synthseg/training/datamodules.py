@@ -82,6 +82,13 @@ class SpineDataModule(pl.LightningDataModule):
         log.info("split: %s patients, %d train / %d val slices", {k: len(v) for k, v in self.splits.items()},
                  len(self.train_slices), len(self.val_native))
 
+    @property
+    def split_record(self) -> dict:
+        """The split with the source it belongs to: {"source": folder name, "train" / "val" / "test": ids}."""
+        if self.splits is None:
+            raise RuntimeError("split_record is known after setup(); call setup() first.")
+        return {"source": Path(self.source["root"]).name, **self.splits}
+
     def rng(self, device: torch.device) -> torch.Generator:
         """Per-device training RNG, seeded from the config seed and the process rank (DDP ranks differ)."""
         key = str(device)

@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def build_module(cfg: DictConfig, datamodule) -> SegmentationModule:
-    """The LightningModule of ``cfg.module`` for this DataModule's training source and validation sets."""
-    return instantiate(cfg.module, train_source=datamodule.train_source, val_sets=list(datamodule.val_sets))
+    """The LightningModule of ``cfg.module`` for this DataModule's training source and validation sets, holding
+    the DataModule's patient split (saved in every checkpoint: the run owns its split)."""
+    datamodule.setup("fit")
+    return instantiate(cfg.module, train_source=datamodule.train_source, val_sets=list(datamodule.val_sets),
+                       splits=datamodule.split_record)
 
 
 def _one(callbacks: list, kind: type):

@@ -1,12 +1,9 @@
-"""Export TensorBoard scalars of training runs to CSV and plot the validation curves.
-
-  python scripts/tensorboard_export.py OUT_PREFIX RUN_DIR [RUN_DIR ...]
-"""
+"""Training curves: the TensorBoard scalars of training runs as CSV (run, tag, step, value) and a plot of the
+loss and the validation Dice (``scripts/collect.py curves OUT_PREFIX RUN_DIR ...``)."""
 
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 
 def scalars(run_dir: Path) -> list[dict]:
+    """Every scalar of a run's TensorBoard log: {run, tag, step, value}."""
     rows = []
     for events in sorted((run_dir / "tensorboard").glob("events.*")):
         acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
@@ -27,6 +25,7 @@ def scalars(run_dir: Path) -> list[dict]:
 
 
 def export(prefix: Path, runs: list[Path]) -> None:
+    """<prefix>.csv and <prefix>.png of the runs' scalars (each run folder holds tensorboard/events.*)."""
     rows = [r for run in runs for r in scalars(run)]
     prefix.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{prefix}.csv", "w", newline="") as f:
@@ -48,6 +47,3 @@ def export(prefix: Path, runs: list[Path]) -> None:
     fig.savefig(f"{prefix}.png", dpi=100)
     plt.close(fig)
 
-
-if __name__ == "__main__":
-    export(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])

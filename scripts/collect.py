@@ -1,0 +1,198 @@
+"""The collector's command line (spine_synthseg/evaluation/collect.py does the work): run folders -> tables.
+
+  python scripts/collect.py experiment RUNS RESULTS   # a default experiment: RUNS/eval_seed<k>/ (+ eval_home_seed<k>/,
+                                                      # model_*_seed<k>/) -> RESULTS/headline.csv, paired_differences.csv,
+                                                      # default/{per_patient,all_tests}.csv, figures, runs, timing
+  python scripts/collect.py headline RESULTS          # re-collect headline, paired differences and all_tests from
+                                                      # RESULTS/default/per_patient.csv (no run folders needed)
+  python scripts/collect.py runs OUT NAME=EVAL_DIR ... [--baseline NAME]
+                                                      # evaluation runs (validation families, screening, a one-seed
+                                                      # table): OUT.csv (summaries), OUT_paired.csv (each vs baseline,
+                                                      # or every pair), OUT_per_patient.csv; NAME=DIR:SEED gives a seed
+                                                      # to rows without one; runs named <config>_seed<k> pool their seeds
+  python scripts/collect.py evaluation OUT LABEL=EVAL_DIR ... [--seed K]
+                                                      # evaluation runs of the same checkpoints (e.g. one per inference
+                                                      # mode): OUT.csv (summaries, column `run` = LABEL), OUT_paired.csv
+                                                      # (every pair of models), OUT_per_patient.csv
+  python scripts/collect.py compare OLD NEW OUT.csv   # two collected experiments: NEW - OLD per model on the headline
+  python scripts/collect.py curves OUT_PREFIX RUN ... # training curves (TensorBoard scalars) as CSV and plot
+
+Bootstrap settings come from the config (evaluation.bootstrap_samples, confidence, seed); add Hydra overrides after
+`--`, e.g. `-- evaluation.bootstrap_samples=5000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from spine_synthseg.config import compose_config  # noqa: E402
+from spine_synthseg.errors import DataError  # noqa: E402
+from spine_synthseg.evaluation import collect as c  # noqa: E402
+from spine_synthseg.evaluation.training_curves import export  # noqa: E402
+
+COPY = ("summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png")
+
+
+def bootstrap(overrides: list[str]) -> tuple[int, float, int]:
+    ev = compose_config(overrides).evaluation
+    return int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed)
+
+
+def write_tables(results: Path, long: list[dict], boot, configs: dict | None = None) -> None:
+    tables = c.experiment_tables(long, *boot, configs=configs)
+    c.write_csv(results / "default" / "all_tests.csv", tables["all_tests"])
+    c.write_csv(results / "headline.csv", tables["headline"])
+    c.write_csv(results / "paired_differences.csv", tables["paired_differences"])
+
+
+def experiment(runs: Path, results: Path, boot) -> None:
+    evals = sorted(runs.glob("eval_seed*/metrics.csv")) + sorted(runs.glob("eval_home_seed*/metrics.csv"))
+    if not evals:
+        raise DataError(f"No eval_seed*/metrics.csv under {runs}; run scripts/run_default_experiment.sh first.")
+    default = results / "default"
+    long = []
+    for path in evals:
+        seed = re.sub(r"^eval_(home_)?seed", "", path.parent.name)
+        long += c.evaluation_long(path.parent, seed)
+        out = default / f"seed{seed}"
+        out.mkdir(parents=True, exist_ok=True)
+        prefix = "home_field_" if path.parent.name.startswith("eval_home") else ""
+        for name in COPY:
+            if (path.parent / name).is_file():
+                shutil.copy(path.parent / name, out / f"{prefix}{name}")
+        if seed == "0":
+            for png in path.parent.glob("overlays_*.png"):
+                shutil.copy(png, out / png.name)
+    c.write_csv(default / "per_patient.csv", long)
+    trained = sorted(p for p in runs.glob("model_*_seed*") if (p / "metrics.json").is_file())
+    configs = {m: c.run_config(runs / f"{m}_seed0") for m in c.MODELS if (runs / f"{m}_seed0" / ".hydra").is_dir()}
+    write_tables(results, long, boot, configs)
+    if trained:
+        train = {p.name: {k: v for k, v in json.loads((p / "metrics.json").read_text()).items() if k != "splits"}
+                 for p in trained}
+        (default / "training_runs.json").write_text(json.dumps(train, indent=2))
+        export(default / "training_curves", [p for p in trained if p.name.endswith("seed0")])
+        shutil.copy(trained[0] / "splits.json", default / "splits.json")
+    durations = {p.parent.name: c.run_seconds(p) for p in sorted(runs.glob("*/run.log"))}
+    (default / "timing.json").write_text(json.dumps({"total_seconds": sum(durations.values()), "runs": durations}, indent=2))
+    print(f"collected {len(evals)} evaluations into {results}")
+
+
+def headline(results: Path, boot) -> None:
+    long = c.read_long(results / "default" / "per_patient.csv")
+    old = {r["model"]: r.get("config", "") for r in c.read_csv(results / "headline.csv")} \
+        if (results / "headline.csv").is_file() else {}
+    write_tables(results, long, boot, old or None)
+    print(f"re-collected {results}/headline.csv, paired_differences.csv and default/all_tests.csv")
+
+
+def runs_table(out: Path, named: list[str], baseline: str | None, boot) -> None:
+    long = []
+    for item in named:
+        name, _, folder = item.partition("=")
+        folder, _, seed = folder.partition(":")
+        if not folder:
+            raise DataError(f"{item!r}: give NAME=EVAL_DIR[:SEED].")
+        match = re.fullmatch(r"(.+)_seed(\d+)", name)
+        config, seed = (match.group(1), seed or match.group(2)) if match else (name, seed or None)
+        long += [{**r, "model": config} for r in c.evaluation_long(Path(folder), seed)]
+    configs = c.models_of(long)
+    c.check_seeds(long, configs)
+    if baseline is not None and baseline not in configs:
+        raise DataError(f"--baseline {baseline!r} is none of the runs {configs}.")
+    pairs = [(m, baseline) for m in configs if m != baseline] if baseline else c.all_pairs(configs)
+    c.write_csv(out.with_name(out.name + "_per_patient.csv"), long)
+    c.write_csv(out.with_name(out.name + ".csv"), c.summarise(long, *boot, configs))
+    diffs = c.paired(long, pairs, *boot)
+    if diffs:
+        c.write_csv(out.with_name(out.name + "_paired.csv"), diffs)
+    print(f"written {out}.csv ({len(configs)} runs)")
+
+
+def evaluations(out: Path, labelled: list[str], seed: str | None, boot) -> None:
+    summaries, diffs, longs = [], [], []
+    for item in labelled:
+        label, _, folder = item.partition("=")
+        if not folder:
+            raise DataError(f"{item!r}: give LABEL=EVAL_DIR.")
+        long = c.evaluation_long(Path(folder), seed)
+        models = c.models_of(long, c.MODELS)
+        seeds = c.check_seeds(long, models)
+        n = {m: f"{len(v)} seed{'s' if len(v) > 1 else ''} ({' '.join(v)})" for m, v in seeds.items()}
+        summaries += [{"run": label, "seeds": n[r["model"]], **r} for r in c.summarise(long, *boot, models)]
+        diffs += [{"run": label, **r} for r in c.paired(long, c.all_pairs(models), *boot)]
+        longs += [{"run": label, **r} for r in long]
+    c.write_csv(out.with_name(out.name + ".csv"), summaries)
+    c.write_csv(out.with_name(out.name + "_paired.csv"), diffs)
+    c.write_csv(out.with_name(out.name + "_per_patient.csv"), longs)
+    print(f"written {out}.csv, {out.name}_paired.csv, {out.name}_per_patient.csv")
+
+
+def compare(old_dir: Path, new_dir: Path, out: Path, boot) -> None:
+    old, new = (c.read_long(d / "default" / "per_patient.csv") for d in (old_dir, new_dir))
+    rows = []
+    for model in c.models_of(old + new, c.MODELS):
+        tagged = [{**r, "model": "old"} for r in old if r["model"] == model] + \
+                 [{**r, "model": "new"} for r in new if r["model"] == model]
+        for r in c.select(c.paired(tagged, [("new", "old")], *boot), c.HEADLINE):
+            rows.append({"test": r["test"], "model": model, "metric": c.HEADLINE_METRIC[r["metric"]],
+                         **{k: v for k, v in r.items() if k not in ("test", "model_a", "model_b", "metric")}})
+    if not rows:
+        raise DataError(f"no headline test in common between {old_dir} and {new_dir}.")
+    c.write_csv(out, rows)
+    print(f"written {out} ({len(rows)} rows)")
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("experiment")
+    p.add_argument("runs", type=Path)
+    p.add_argument("results", type=Path)
+    sub.add_parser("headline").add_argument("results", type=Path)
+    p = sub.add_parser("runs")
+    p.add_argument("out", type=Path)
+    p.add_argument("named", nargs="+")
+    p.add_argument("--baseline")
+    p = sub.add_parser("evaluation")
+    p.add_argument("out", type=Path)
+    p.add_argument("labelled", nargs="+")
+    p.add_argument("--seed")
+    p = sub.add_parser("compare")
+    for name in ("old", "new", "out"):
+        p.add_argument(name, type=Path)
+    p = sub.add_parser("curves")
+    p.add_argument("prefix", type=Path)
+    p.add_argument("runs", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "curves":
+            export(args.prefix, args.runs)
+            return
+        boot = bootstrap(overrides)
+        if args.command == "experiment":
+            experiment(args.runs, args.results, boot)
+        elif args.command == "headline":
+            headline(args.results, boot)
+        elif args.command == "evaluation":
+            evaluations(args.out, args.labelled, args.seed, boot)
+        elif args.command == "runs":
+            runs_table(args.out, args.named, args.baseline, boot)
+        else:
+            compare(args.old, args.new, args.out, boot)
+    except DataError as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

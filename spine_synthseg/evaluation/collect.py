@@ -1,0 +1,317 @@
+"""The one collector: evaluation rows -> one long per-patient table -> summaries and paired differences.
+
+The long table has one row per (seed, model, test, variant, structure, metric, patient) and its value; a
+patient's value is the mean over its images, image -> series -> patient (``aggregation.patient_values``). An
+evaluation run (metrics.csv), a default experiment (``results/default/per_patient.csv``) and a screening are all
+this table; every statistic of the project is computed from it here.
+
+Statistics, for one (model, test, variant, structure, metric) with values V[seed, patient]:
+  mean      mean over patients of the per-patient mean over seeds (= mean over seeds of each seed's patient mean
+            when no value is missing).
+  CI        two-level percentile bootstrap: each draw resamples the patients, then each model's seeds
+            independently, and recomputes the mean; so the CI holds patient and seed variance.
+  seed_sd   standard deviation over seeds of each seed's mean over patients (ddof 1; NaN for one seed).
+Paired differences (model a - model b) resample the patients once for both models (paired) and the seeds of
+each model independently (the seeds of two models are different trainings, not pairs).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from spine_synthseg.errors import DataError
+from spine_synthseg.evaluation.aggregation import METRICS, PAIRED_METRICS, patient_values, with_sequence_groups
+
+LONG_FIELDS = ("seed", "model", "test", "variant", "structure", "metric", "patient", "value")
+KEY_FIELDS = ("model", "test", "variant", "structure", "metric")
+
+
+# ---- the long table ---------------------------------------------------------------------------------------------
+
+def long_table(rows: list[dict], seed: str | int | None = None) -> list[dict]:
+    """The long table of one evaluation's image rows (metrics.csv). Each row's seed is its ``seed`` column
+    (the checkpoint's training seed); `seed` fills it where the rows have none (evaluations written before the
+    column existed)."""
+    seeds = {}
+    for r in rows:
+        s = r.get("seed", "")
+        s = seed if s in ("", None) else s
+        if s in ("", None):
+            raise DataError(f"evaluation rows of {r['model']} have no seed; pass the seed of the checkpoints.")
+        if seeds.setdefault(r["model"], str(s)) != str(s):
+            raise DataError(f"{r['model']} has rows of seeds {seeds[r['model']]} and {s}; one evaluation scores one "
+                            f"checkpoint per model name.")
+    out = []
+    grouped = with_sequence_groups(rows)
+    for metric in METRICS:
+        for (model, test, variant, structure), patients in patient_values(grouped, metric).items():
+            out += [{"seed": seeds[model], "model": model, "test": test, "variant": variant, "structure": structure,
+                     "metric": metric, "patient": p, "value": v} for p, v in patients.items()]
+    return out
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    """A CSV as dicts; missing file: DataError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; run the evaluation (or collection) that writes it first.")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """An evaluation's metrics.csv with its metric columns as floats (empty cells: NaN)."""
+    rows = read_csv(path)
+    for r in rows:
+        for m in METRICS:
+            r[m] = float(r[m]) if r.get(m) not in (None, "") else float("nan")
+    return rows
+
+
+def read_long(path: str | Path) -> list[dict]:
+    """A long table (per_patient.csv) with float values; a missing column is a DataError naming the file."""
+    rows = read_csv(path)
+    if rows and set(LONG_FIELDS) - set(rows[0]):
+        raise DataError(f"{path} lacks the columns {sorted(set(LONG_FIELDS) - set(rows[0]))} of a long table.")
+    for r in rows:
+        r["value"] = float(r["value"])
+    return rows
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Rows as CSV (floats with 4 decimals); no rows: DataError (an empty table is never a result)."""
+    if not rows:
+        raise DataError(f"nothing to write to {path}: no rows.")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: _fmt(v) for k, v in r.items()} for r in rows)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4f}"
+    return v
+
+
+def index(long: Iterable[dict]) -> dict[tuple, dict[str, dict[str, float]]]:
+    """{(model, test, variant, structure, metric): {seed: {patient: value}}}; NaN values dropped."""
+    out: dict[tuple, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in long:
+        v = float(r["value"])
+        if v == v:
+            out[tuple(r[k] for k in KEY_FIELDS)][str(r["seed"])][r["patient"]] = v
+    return {k: dict(v) for k, v in out.items()}
+
+
+def matrix(values: dict[str, dict[str, float]], patients: Sequence[str]) -> np.ndarray:
+    """(seeds, patients) array of one key's values, NaN where a seed has no value for a patient."""
+    return np.array([[by_patient.get(p, np.nan) for p in patients] for _, by_patient in sorted(values.items())])
+
+
+# ---- the bootstrap ----------------------------------------------------------------------------------------------
+
+def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(x, axis=axis)
+
+
+def two_level_bootstrap(arrays: Sequence[np.ndarray], signs: Sequence[float], n_boot: int, confidence: float,
+                        seed: int) -> tuple[float, float, float]:
+    """(estimate, low, high) of sum_k signs[k] * mean over patients of (mean over seeds of arrays[k]).
+
+    arrays: (seeds_k, patients) each, the same patients in the same column order (paired); NaN = missing. Each of
+    the n_boot draws resamples the patient columns once for all arrays, then the seed rows of each array
+    independently; the CI is the percentile interval of the draws at `confidence` (e.g. 0.95).
+    """
+    if not 0 < confidence < 1 or n_boot < 1:
+        raise DataError(f"evaluation.confidence={confidence} must lie in (0, 1) and evaluation.bootstrap_samples="
+                        f"{n_boot} be >= 1.")
+    n_patients = arrays[0].shape[1]
+    if n_patients == 0:
+        return float("nan"), float("nan"), float("nan")
+    estimate = float(sum(s * np.nanmean(_nanmean(a, 0)) for a, s in zip(arrays, signs)))
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, n_patients, size=(n_boot, n_patients))
+    draws = np.zeros(n_boot)
+    for a, s in zip(arrays, signs):
+        rows = rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))
+        resampled = a[rows[:, :, None], cols[:, None, :]]  # (n_boot, seeds, patients)
+        draws += s * _nanmean(_nanmean(resampled, 1), 1)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.nanquantile(draws, [alpha, 1 - alpha])
+    return estimate, float(lo), float(hi)
+
+
+def seed_sd(a: np.ndarray) -> float:
+    """Standard deviation over seeds (rows) of each seed's mean over patients; NaN for one seed."""
+    per_seed = _nanmean(a, 1)
+    return float(np.std(per_seed, ddof=1)) if per_seed.size > 1 else float("nan")
+
+
+# ---- summaries and paired differences ---------------------------------------------------------------------------
+
+def _order(models: Sequence[str]):
+    return lambda k: (models.index(k[0]) if k[0] in models else len(models), k[0]) + tuple(k[1:])
+
+
+def summarise(long: Iterable[dict], n_boot: int, confidence: float, seed: int,
+              models: Sequence[str] = ()) -> list[dict]:
+    """One row per (model, test, variant, structure, metric): mean, two-level CI, seed_sd, n_patients, n_seeds."""
+    out = []
+    idx = index(long)
+    for key in sorted(idx, key=_order(list(models))):
+        patients = sorted({p for by_patient in idx[key].values() for p in by_patient})
+        a = matrix(idx[key], patients)
+        m, lo, hi = two_level_bootstrap([a], [1.0], n_boot, confidence, seed)
+        out.append({**dict(zip(KEY_FIELDS, key)), "mean": m, "ci_low": lo, "ci_high": hi, "seed_sd": seed_sd(a),
+                    "n_patients": len(patients), "n_seeds": a.shape[0]})
+    return out
+
+
+def paired(long: Iterable[dict], pairs: Sequence[tuple[str, str]], n_boot: int, confidence: float, seed: int,
+           metrics: Sequence[str] = PAIRED_METRICS) -> list[dict]:
+    """Per pair (a, b) and (test, variant, structure, metric) both have: a - b over their common patients,
+    two-level CI (patients paired), each model's seed SD, n_patients and each model's n_seeds."""
+    idx = index(long)
+    out = []
+    for a, b in pairs:
+        for key in sorted(k for k in idx if k[0] == a and k[4] in metrics):
+            other = (b,) + key[1:]
+            if other not in idx:
+                continue
+            common = sorted({p for v in idx[key].values() for p in v} & {p for v in idx[other].values() for p in v})
+            if not common:
+                continue
+            va, vb = matrix(idx[key], common), matrix(idx[other], common)
+            m, lo, hi = two_level_bootstrap([va, vb], [1.0, -1.0], n_boot, confidence, seed)
+            out.append({"model_a": a, "model_b": b, **dict(zip(KEY_FIELDS[1:], key[1:])), "diff_mean": m,
+                        "ci_low": lo, "ci_high": hi, "seed_sd_a": seed_sd(va), "seed_sd_b": seed_sd(vb),
+                        "n_patients": len(common), "n_seeds_a": va.shape[0], "n_seeds_b": vb.shape[0]})
+    return out
+
+
+def all_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
+    """Every ordered pair (first - second) of `models` in their order."""
+    return list(combinations(models, 2))
+
+
+def models_of(long: Iterable[dict], order: Sequence[str] = ()) -> list[str]:
+    """The models of a long table: those of `order` first, in its order, then the others sorted."""
+    found = {r["model"] for r in long}
+    return [m for m in order if m in found] + sorted(found - set(order))
+
+
+def select(rows: list[dict], named: dict[str, tuple[str, str, str, str]], label: str = "test") -> list[dict]:
+    """Rows of a summary or paired table renamed by `named` ({name: (test, variant, structure, metric)}), in the
+    order of `named`: e.g. the headline tests."""
+    out = []
+    for name, (test, variant, structure, metric) in named.items():
+        for r in rows:
+            if (r["test"], r["variant"], r["structure"], r["metric"]) == (test, variant, structure, metric):
+                rest = {k: v for k, v in r.items() if k not in ("test", "variant", "structure")}
+                out.append({label: name, **rest})
+    return out
+
+
+def check_seeds(long: Iterable[dict], models: Sequence[str]) -> dict[str, list[str]]:
+    """{model: its seeds}; models with different seed sets are a DataError (a finished experiment has the same
+    seeds for every model)."""
+    seeds: dict[str, set[str]] = defaultdict(set)
+    for r in long:
+        seeds[r["model"]].add(str(r["seed"]))
+    found = {m: sorted(seeds[m]) for m in models if m in seeds}
+    if len({tuple(v) for v in found.values()}) > 1:
+        raise DataError(f"the models were evaluated with different seeds {found}; finish the missing runs.")
+    return found
+
+
+def evaluation_summary(rows: list[dict], models: Sequence[str], n_boot: int, confidence: float, seed: int) -> dict:
+    """The summary of one evaluation run (summary.json): the long table's summaries ("aggregates") and the paired
+    differences of every pair of `models`, first - second."""
+    long = long_table(rows)
+    return {"models": list(models), "confidence": confidence, "bootstrap_samples": n_boot,
+            "aggregates": summarise(long, n_boot, confidence, seed, models),
+            "paired_differences": paired(long, all_pairs(models), n_boot, confidence, seed)}
+
+
+# ---- run folders ------------------------------------------------------------------------------------------------
+
+MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
+# the headline tests: name -> (test, variant, structure, metric)
+HEADLINE = {"space_test": ("standard", "t2_space", "mean", "dice"),
+            "tse": ("protocol_shift", "t2_tse", "mean", "dice"),
+            "tse_mid": ("protocol_shift", "t2_tse_mid", "mean", "dice"),
+            "external_t1_like": ("external", "t1_like", "vertebral_body", "vb_dice"),
+            "external_t2_like": ("external", "t2_like", "vertebral_body", "vb_dice"),
+            "external_dixon": ("external_dixon", "dixon_water", "vertebral_body", "vb_dice")}
+HEADLINE_METRIC = {"dice": "dice_mean", "vb_dice": "vb_dice"}  # the metric's name in headline.csv
+
+
+def evaluation_long(folder: str | Path, seed: str | int | None = None) -> list[dict]:
+    """The long table of one evaluation run folder (its metrics.csv; a training run's evaluation/metrics.csv).
+    seed: for rows that carry none (evaluations written before the seed column)."""
+    folder = Path(folder)
+    path = folder / "metrics.csv"
+    if not path.is_file() and (folder / "evaluation" / "metrics.csv").is_file():
+        path = folder / "evaluation" / "metrics.csv"
+    return long_table(read_metrics(path), seed)
+
+
+def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: int, configs: dict | None = None
+                      ) -> dict[str, list[dict]]:
+    """The tables of a default experiment's long table: "all_tests" (every summary row), "headline" (HEADLINE
+    tests x MODELS, with each model's `configs` entry) and "paired_differences" (every pair of MODELS on the
+    HEADLINE tests). Models with different seed sets are an error."""
+    models = models_of(long, MODELS)
+    check_seeds([r for r in long if r["test"] in {t for t, *_ in HEADLINE.values()}], models)
+    summary = summarise(long, n_boot, confidence, seed, models)
+    wanted = set(HEADLINE.values())
+    headline_long = [r for r in long if (r["test"], r["variant"], r["structure"], r["metric"]) in wanted]
+    pairs = paired(headline_long, all_pairs(models), n_boot, confidence, seed)
+    headline = [{**r, "metric": HEADLINE_METRIC[r["metric"]], **({"config": configs.get(r["model"], "")} if configs else {})}
+                for r in select(summary, HEADLINE)]
+    differences = [{**r, "metric": HEADLINE_METRIC[r["metric"]]} for r in select(pairs, HEADLINE)]
+    return {"all_tests": summary, "headline": headline, "paired_differences": differences}
+
+
+def run_config(run: str | Path) -> str:
+    """What trained a run, from its Hydra record: experiment, data, trainer (steps, precision), scheduler and the
+    other overrides, e.g. 'experiment=model_a (data=synth, trainer=long: 2000 steps bf16-mixed, ...)'."""
+    import yaml
+
+    hydra_dir = Path(run) / ".hydra"
+    if not hydra_dir.is_dir():
+        raise DataError(f"{run} has no .hydra record; pass a run folder written by run.py.")
+    choices = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
+    resolved = hydra_dir.parent / "config_resolved.yaml"  # interpolations resolved (older runs: Hydra's own)
+    cfg = yaml.safe_load((resolved if resolved.is_file() else hydra_dir / "config.yaml").read_text())
+    skip = ("hydra.", "seed=", "experiment=", "evaluate_after_fit", "trainer.enable_progress_bar")
+    extra = [o for o in yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if not o.startswith(skip)]
+    precision = cfg["trainer"].get("precision", "32-true")
+    if choices["data"] in ("synth", "mixed"):  # how synthetic images are normalised (null: min-max)
+        percentiles = cfg["synth"].get("output_percentiles")
+        extra.insert(0, f"synth.output_percentiles={'null' if percentiles is None else percentiles}")
+    return (f"experiment={choices.get('experiment') or choices['data']} (data={choices['data']}, trainer="
+            f"{choices['trainer']}: {cfg['trainer']['max_steps']} steps {precision}, scheduler={choices['scheduler']}"
+            f"{''.join(', ' + o for o in extra)})")
+
+
+def run_seconds(log: str | Path) -> float:
+    """Duration of one run: from the first to the last timestamped line of its Hydra run.log."""
+    from datetime import datetime
+
+    stamps = [datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f") for line in Path(log).read_text().splitlines()
+              if line.startswith("[20")]
+    return (stamps[-1] - stamps[0]).total_seconds() if stamps else 0.0
