@@ -5,7 +5,7 @@
                                                       # default/{per_patient,all_tests}.csv, figures, runs, timing
   python scripts/collect.py headline RESULTS          # re-collect headline, paired differences and all_tests from
                                                       # RESULTS/default/per_patient.csv (no run folders needed)
-  python scripts/collect.py runs OUT NAME=EVAL_DIR ... [--baseline NAME]
+  python scripts/collect.py runs OUT NAME=EVAL_DIR|RUN_DIR ... [--baseline NAME]
                                                       # evaluation runs (validation families, screening, a one-seed
                                                       # table): OUT.csv (summaries), OUT_paired.csv (each vs baseline,
                                                       # or every pair), OUT_per_patient.csv; NAME=DIR:SEED gives a seed
@@ -96,10 +96,13 @@ def headline(results: Path, boot) -> None:
 def runs_table(out: Path, named: list[str], baseline: str | None, boot) -> None:
     long = []
     for item in named:
-        name, _, folder = item.partition("=")
-        folder, _, seed = folder.partition(":")
+        if Path(item).is_dir():  # a run folder alone is named by its folder name
+            name, folder, seed = Path(item).name, item, ""
+        else:
+            name, _, folder = item.partition("=")
+            folder, _, seed = folder.partition(":")
         if not folder:
-            raise DataError(f"{item!r}: give NAME=EVAL_DIR[:SEED].")
+            raise DataError(f"{item!r}: give NAME=EVAL_DIR[:SEED] or an existing run folder.")
         match = re.fullmatch(r"(.+)_seed(\d+)", name)
         config, seed = (match.group(1), seed or match.group(2)) if match else (name, seed or None)
         long += [{**r, "model": config} for r in c.evaluation_long(Path(folder), seed)]
@@ -141,8 +144,10 @@ def compare(old_dir: Path, new_dir: Path, out: Path, boot) -> None:
     for model in c.models_of(old + new, c.MODELS):
         tagged = [{**r, "model": "old"} for r in old if r["model"] == model] + \
                  [{**r, "model": "new"} for r in new if r["model"] == model]
+        means = {(r["test"], r["model"]): r["mean"] for r in c.select(c.summarise(tagged, *boot), c.HEADLINE)}
         for r in c.select(c.paired(tagged, [("new", "old")], *boot), c.HEADLINE):
             rows.append({"test": r["test"], "model": model, "metric": c.HEADLINE_METRIC[r["metric"]],
+                         "old_mean": means[(r["test"], "old")], "new_mean": means[(r["test"], "new")],
                          **{k: v for k, v in r.items() if k not in ("test", "model_a", "model_b", "metric")}})
     if not rows:
         raise DataError(f"no headline test in common between {old_dir} and {new_dir}.")

@@ -2,7 +2,7 @@
 # A candidate change to the frozen Model A configuration, confirmed at 3 seeds on the REAL VALIDATION patients
 # only (never a test set): Model A with the config's defaults plus OVERRIDES at seeds 0 1 2, against Model A of
 # the default experiment (outputs/default/model_a_seed{0,1,2}), per-patient Dice averaged over the seeds, paired
-# CI over the validation patients. Writes results/reality_gap/candidate_NAME.{csv,png}. Resumable.
+# CI over the validation patients and seeds. Writes results/reality_gap/candidate_NAME{,_paired,_per_patient}.csv. Resumable.
 #   bash scripts/confirm_candidate.sh NAME OVERRIDE [OVERRIDE ...]
 #   e.g. bash scripts/confirm_candidate.sh real_clusters subregions=real_clusters
 set -euo pipefail
@@ -21,4 +21,9 @@ for s in 0 1 2; do
     trainer.enable_progress_bar=false "$@" hydra.run.dir=$OUT/${NAME}_seed$s
   ln -sfn "$(pwd)/outputs/default/model_a_seed$s" $OUT/frozen_seed$s
 done
-python3 scripts/collect_screening.py $OUT results/reality_gap --name candidate_$NAME --group-seeds --baseline frozen
+for run in $OUT/*/; do  # each run scored on the validation family only
+  [ -f "${run}eval_val/summary.json" ] || python3 run.py mode=evaluate "evaluation.tests=[validation]" \
+    evaluation.checkpoints.model_a="${run}checkpoints/best.ckpt" hydra.run.dir="${run}eval_val"
+done
+python3 scripts/collect.py runs results/reality_gap/candidate_$NAME --baseline frozen \
+  $(for run in $OUT/*/; do run=${run%/}; echo "$(basename $run)=$run/eval_val"; done)

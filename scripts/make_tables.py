@@ -27,8 +27,8 @@ def read(path: Path) -> list[dict]:
     return list(csv.DictReader(open(path)))
 
 
-def ci(r: dict, key: str = "mean") -> str:
-    return f"{float(r[key]):.3f} [{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]"
+def ci(r: dict, key: str = "mean", digits: int = 3) -> str:
+    return f"{float(r[key]):.{digits}f} [{float(r['ci_low']):.{digits}f}, {float(r['ci_high']):.{digits}f}]"
 
 
 def present(rows) -> list[str]:
@@ -239,6 +239,35 @@ def learning_curves(root: Path, name: str = "learning_curves") -> str:
     return "\n".join(lines)
 
 
+def dixon_shipped(root: Path) -> str:
+    """The shipped (seed-0) models on external_dixon's test subjects: one seed, both inference modes."""
+    path = root / "external_dixon_shipped.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = {(r["run"], r["model"], r["metric"]): r for r in read(path)}
+    pairs = {(r["run"], r["model_a"], r["model_b"], r["metric"]): r for r in read(root / "external_dixon_shipped_paired.csv")}
+    lines = ["| inference | metric | " + " | ".join(NAMES[m] for m in MODELS) + " | A - B+aug | A - B | C - B+aug |",
+             "|---|---|" + "---|" * (len(MODELS) + 3)]
+    for run in ("sliding_window", "full_pass"):
+        for metric in ("vb_dice", "vb_recall", "vb_fp_far"):
+            cells = [rows.get((run, m, metric)) for m in MODELS]
+            if not any(cells):
+                continue
+            diffs = [pairs.get((run, "model_a", "model_b_aug", metric)), pairs.get((run, "model_a", "model_b", metric)),
+                     _flip(pairs.get((run, "model_b_aug", "model_c", metric)))]
+            digits = 0 if metric == "vb_fp_far" else 3
+            lines.append(f"| {run} | {metric} | " + " | ".join(ci(c, digits=digits) if c else "n/a" for c in cells) + " | "
+                         + " | ".join(ci(d, "diff_mean", digits) if d else "n/a" for d in diffs) + " |")
+    return "\n".join(lines)
+
+
+def _flip(r: dict | None) -> dict | None:
+    """A paired row b - a as a - b."""
+    if r is None:
+        return None
+    return {"diff_mean": -float(r["diff_mean"]), "ci_low": -float(r["ci_high"]), "ci_high": -float(r["ci_low"])}
+
+
 def home_field(root: Path) -> str:
     return table(root, HOME, "mean", "dice", "perturbation")
 
@@ -251,7 +280,7 @@ SECTIONS = {
     "frozen_vs_short": frozen_vs_short, "targets": targets,
     "learning_curves_6k": lambda r: learning_curves(r, "learning_curves_6k"),
     "candidate_real_clusters": lambda r: confirmation(r, "candidate_real_clusters"),
-    "short_headline": lambda r: headline(r / "short_budget"),
+    "short_headline": lambda r: headline(r / "short_budget"), "dixon_shipped": dixon_shipped,
 }
 
 
@@ -274,8 +303,10 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "--fill":
         fill(root, [Path(f) for f in sys.argv[3:]])
         sys.exit(0)
-    print("## Headline: real images, whole slices (mean over 3 seeds, 95% CI over patients)\n\n" + headline(root))
-    print("\n## Paired differences (per patient, seed-averaged)\n\n" + paired(root))
+    print("## Headline: real images, whole slices (mean over 3 seeds, 95% CI over patients and seeds)\n\n" + headline(root))
+    print("\n## Paired differences (per patient; CI over patients and each model's seeds)\n\n" + paired(root))
+    print("\n## The shipped models (seed 0) on external_dixon's test subjects (one seed; results/protocol.md, entry 1)"
+          "\n\n" + dixon_shipped(root))
     print("\n## Old crop protocol vs whole slices (mean Dice, seed 0 unless stated)\n\n" + protocols(root))
     print("\n## Inference on the real validation patients (mean Dice)\n\n" + inference_choice(root))
     if (root / "full_pass" / "headline.csv").is_file():

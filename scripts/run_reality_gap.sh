@@ -2,7 +2,8 @@
 # Issue "Close the reality gap": one-change screening of Model A levers on the REAL VALIDATION patients (seed 0,
 # the short budget of their time, SHORT below; Model A's checkpoint is still chosen on synthetic validation),
 # capacity at equal time, learning curves, and the 3-seed confirmation of the frozen configuration. Nothing here is scored on a
-# test set: the collection reads the validation patients only (scripts/collect_screening.py). Model C is part of
+# test set: each run is scored on the validation family only (mode=evaluate evaluation.tests=[validation], then
+# scripts/collect.py runs). Model C is part of
 # the default experiment (scripts/run_default_experiment.sh). Resumable: a run with metrics.json is not repeated.
 #   bash scripts/run_reality_gap.sh [screen|collect|long|capacity|confirm|long6k] [EXTRA OVERRIDES for long] [MODELS for long6k]
 set -euo pipefail
@@ -31,8 +32,13 @@ if [ "$STAGE" = screen ]; then
       trainer.enable_progress_bar=false "${SHORT[@]}" ${SCREEN[$name]} hydra.run.dir=$OUT/screen/$name
   done
 fi
+# score a training run on the validation family (never a test), once: RUN/eval_val/
+validate() { [ -f "$1/eval_val/summary.json" ] || python3 run.py mode=evaluate "evaluation.tests=[validation]" \
+  evaluation.checkpoints.model_a="$1/checkpoints/best.ckpt" hydra.run.dir="$1/eval_val"; }
 if [ "$STAGE" = collect ]; then
-  python3 scripts/collect_screening.py $OUT/screen results/reality_gap
+  for run in $OUT/screen/*/; do validate "${run%/}"; done
+  python3 scripts/collect.py runs results/reality_gap/screening --baseline baseline \
+    $(for run in $OUT/screen/*/; do run=${run%/}; echo "$(basename $run)=$run/eval_val"; done)
 fi
 if [ "$STAGE" = long ]; then
   # lever 3: one warmup-stable-decay run per model (trainer=curve: 4,000 steps, validation every 400) gives the
@@ -42,7 +48,7 @@ if [ "$STAGE" = long ]; then
     [ -f $OUT/long/$m/metrics.json ] || python3 run.py experiment=$m seed=0 trainer=curve \
       scheduler=warmup_stable_decay synth.output_percentiles=null evaluate_after_fit=false "${@}" hydra.run.dir=$OUT/long/$m
   done
-  python3 scripts/tensorboard_export.py results/reality_gap/learning_curves $OUT/long/model_a $OUT/long/model_b
+  python3 scripts/collect.py curves results/reality_gap/learning_curves $OUT/long/model_a $OUT/long/model_b
 fi
 if [ "$STAGE" = capacity ]; then
   # lever 4: base 16 / 24 / 32 channels at equal wall time (bf16, as the screen's "bf16" run, which is base 16 at
@@ -71,8 +77,9 @@ if [ "$STAGE" = confirm ]; then
     ln -sfn "$(pwd)/outputs/short_budget/model_a_seed$s" $OUT/confirm/short_budget_seed$s
     ln -sfn "$(pwd)/outputs/default/model_a_seed$s" $OUT/confirm/frozen_seed$s
   done
-  python3 scripts/collect_screening.py $OUT/confirm results/reality_gap --name confirmation --group-seeds \
-    --baseline short_budget
+  for run in $OUT/confirm/*/; do validate "${run%/}"; done
+  python3 scripts/collect.py runs results/reality_gap/confirmation --baseline short_budget \
+    $(for run in $OUT/confirm/*/; do run=${run%/}; echo "$(basename $run)=$run/eval_val"; done)
 fi
 if [ "$STAGE" = long6k ]; then
   # lever 3 beyond 4,000 steps, with the frozen configuration (the config's defaults: bf16, warmup-stable-decay,
@@ -83,5 +90,5 @@ if [ "$STAGE" = long6k ]; then
     [ -f $OUT/long6k/$m/metrics.json ] || python3 run.py experiment=$m seed=0 trainer=curve trainer.max_steps=6000 \
       +trainer.precision=bf16-mixed evaluate_after_fit=false hydra.run.dir=$OUT/long6k/$m
   done
-  python3 scripts/tensorboard_export.py results/reality_gap/learning_curves_6k $(ls -d $OUT/long6k/model_*)
+  python3 scripts/collect.py curves results/reality_gap/learning_curves_6k $(ls -d $OUT/long6k/model_*)
 fi

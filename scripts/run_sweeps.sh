@@ -11,5 +11,7 @@ python3 run.py -m experiment=model_a,model_b trainer=sweep evaluation=sweep hydr
 python3 run.py -m $A randomisation=strength strength=0,0.25,0.5,0.75,1.0 hydra.sweep.dir=$OUT/strength
 python3 run.py -m $A ablation=t1_like,t2_like,no_bias,no_noise,no_motion,native_resolution,single_background,real_clusters \
   hydra.sweep.dir=$OUT/ablation
-python3 scripts/collect_sweep.py $OUT results/sweeps
+for sweep in baseline strength ablation; do  # each run's own evaluation (evaluate_after_fit), one table per sweep
+  python3 scripts/collect.py runs results/sweeps/$sweep $OUT/$sweep/*/
+done
 python3 scripts/make_tables.py results > results/tables.md

@@ -2,6 +2,7 @@
 optimizer state) with a model card each (models/<name>.md: data, config, command, headline metrics).
 
   python scripts/ship_models.py outputs/default results models
+  python scripts/ship_models.py --cards results models   # refresh the cards' headline tables from results/headline.csv
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from collect_default import run_config  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spine_synthseg.evaluation.collect import run_config  # noqa: E402
 
 CARDS = {
     "model_a": ("Model A: synthetic images only", "experiment=model_a (data=synth)",
@@ -44,22 +45,42 @@ def strip(src: Path, dst: Path) -> None:
 def card(name: str, run: Path, headline: list[dict]) -> str:
     title, config, data = CARDS[name]
     metrics = json.loads((run / "metrics.json").read_text())
-    rows = [r for r in headline if r["model"] == name]
     lines = [f"# {title}", "", f"`models/{name}.ckpt`: the seed-0 run of the default experiment "
              f"(`bash scripts/run_default_experiment.sh`, i.e. `python run.py {config.split()[0]} seed=0`).", "",
-             f"- Config: `{run_config(run.parent, name)}`; batch {metrics['batch_size']} crops of 160 x 128 px from "
+             f"- Config: `{run_config(run)}`; batch {metrics['batch_size']} crops of 160 x 128 px from "
              f"whole slices at 1.5 mm, 2D U-Net depth 4 / base 16 / instance norm, Dice + CE, AdamW 2e-3.",
              f"- Data: {data}", f"- Selected checkpoint: `{metrics['checkpoint']}` by `{metrics['monitor']}` "
              f"= {metrics['best_val_of_monitor']:.4f}; real validation Dice (whole slices) "
              f"{metrics['validation']['val_real/dice_mean']:.4f}.",
              "- Input: any sagittal slice (PNG with its pixel spacing, or a .mha volume); resampled to 1.5 mm inside.",
              "- Output: 0 background, 1 vertebra (body + posterior elements, as SPIDER labels it), 2 disc, 3 canal.",
-             "", "Headline results of the default experiment (mean over 3 seeds of this configuration, 95 % CI over "
-             "patients; `results/headline.csv`):", "", "| test | metric | mean [95% CI] |", "|---|---|---|"]
-    lines += [f"| {r['test']} | {r['metric']} | {float(r['mean']):.3f} [{float(r['ci_low']):.3f}, "
-              f"{float(r['ci_high']):.3f}] |" for r in rows]
-    lines += ["", f"Use: `python -m spine_synthseg.predict models/{name}.ckpt INPUT OUTPUT`.", ""]
+             ""] + headline_table(name, headline) + ["", f"Use: `python -m spine_synthseg.predict models/{name}.ckpt INPUT OUTPUT`.", ""]
     return "\n".join(lines)
+
+
+HEADLINE_INTRO = "Headline results of the default experiment"
+
+
+def headline_table(name: str, headline: list[dict]) -> list[str]:
+    """The card's lines on the headline tests: mean over seeds, two-level 95 % CI, seed SD (results/headline.csv)."""
+    rows = [r for r in headline if r["model"] == name]
+    lines = [f"{HEADLINE_INTRO} (mean over the seeds of this configuration, 95 % CI over patients and seeds, "
+             "seed SD; `results/headline.csv`):", "", "| test | metric | seeds | mean [95% CI] | seed SD |",
+             "|---|---|---|---|---|"]
+    return lines + [f"| {r['test']} | {r['metric']} | {r['n_seeds']} | {float(r['mean']):.3f} [{float(r['ci_low']):.3f}, "
+                    f"{float(r['ci_high']):.3f}] | {float(r['seed_sd']):.3f} |" for r in rows]
+
+
+def refresh_cards(results: Path, models: Path) -> None:
+    """Replace each card's headline table (from its HEADLINE_INTRO line to the line before "Use:")."""
+    headline = list(csv.DictReader(open(results / "headline.csv")))
+    for name in CARDS:
+        lines = (models / f"{name}.md").read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(HEADLINE_INTRO))
+        end = next(i for i, line in enumerate(lines) if line.startswith("Use:"))
+        lines[start:end - 1] = headline_table(name, headline)
+        (models / f"{name}.md").write_text("\n".join(lines) + "\n")
+        print(f"refreshed {models / name}.md")
 
 
 def main(runs: Path, results: Path, out: Path) -> None:
@@ -73,4 +94,7 @@ def main(runs: Path, results: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+    if sys.argv[1] == "--cards":
+        refresh_cards(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))

@@ -30,6 +30,12 @@ def connected_component_instances(structures: np.ndarray) -> np.ndarray:
 
 def relabel_values(values: np.ndarray) -> np.ndarray:
     """Map arbitrary per-level label values to consecutive instance ids 1..K (0 stays background)."""
+    values = np.asarray(values)
+    if values.size and values.dtype.kind in "iu" and values.min() >= 0 and values.max() < 1 << 16:
+        present = np.flatnonzero(np.bincount(values.ravel()))  # a lookup table: no sort of every pixel
+        lut = np.zeros(int(present[-1]) + 1, dtype=np.int32)
+        lut[present] = np.arange(len(present), dtype=np.int32) + (0 if present[0] == 0 else 1)
+        return lut[values]
     uniques, inverse = np.unique(values, return_inverse=True)
     ids = np.arange(len(uniques), dtype=np.int32) + (0 if uniques[0] == 0 else 1)
     return ids[inverse].reshape(values.shape).astype(np.int32)

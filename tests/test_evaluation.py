@@ -81,9 +81,39 @@ def test_label_crop_protocol_is_an_explicit_option(tmp_path, data_root):
     assert r.image.shape != whole.records[0].image.shape
 
 
-def test_evaluating_a_training_split_is_refused(tmp_path, data_root):
-    with pytest.raises(DataError, match="overlaps training"):
-        build_cases(compose_cfg(tmp_path, ["evaluation.test_split=train"]))
+def test_validation_and_dixon_families_hold_their_own_patients(tmp_path, data_root):
+    import json
+
+    cfg = compose_cfg(tmp_path, ["evaluation.max_patients=null",
+                                 "evaluation.tests=[validation,shift_validation,external_dixon,standard]"])
+    cases, info = build_cases(cfg)
+    by_test = {c.test: c for c in cases}
+    assert {r.patient_id for r in by_test["validation"].records} == set(info["val_patients"])
+    assert not set(info["val_patients"]) & set(info["test_patients"])
+    meta = json.loads((data_root / "external_dixon" / "dataset.json").read_text())
+    shift = {r.patient_id for r in by_test["shift_validation"].records}
+    test = {r.patient_id for r in by_test["external_dixon"].records}
+    assert shift == set(meta["shift_validation_subjects"]) and test == set(meta["test_subjects"])
+    assert len(shift) == 12 and len(test) == 24 and not shift & test
+    assert by_test["external_dixon"].scoring == by_test["shift_validation"].scoring == "bodies"
+
+
+def test_guard_refuses_training_and_validation_patients(tmp_path, data_root):
+    from dataclasses import replace
+
+    from spine_synthseg.evaluation.run_split import config_split, guard
+
+    cfg = compose_cfg(tmp_path, ["evaluation.tests=[validation,standard]"])
+    split = config_split(cfg)
+    cases, _ = build_cases(cfg, split)
+    guard(cases, split)  # validation patients in the validation family only: fine
+    standard = next(c for c in cases if c.test == "standard")
+    validation = next(c for c in cases if c.test == "validation")
+    with pytest.raises(DataError, match=rf"standard .*{validation.records[0].patient_id}"):
+        guard([replace(standard, records=standard.records + validation.records[:1])], split)
+    leaked = {**split, "train": split["train"] + [validation.records[0].patient_id]}
+    with pytest.raises(DataError, match="validation"):
+        guard([validation], leaked)
 
 
 def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
@@ -92,11 +122,13 @@ def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
     checkpoints = {"model_a": smoke_runs["model_a"]["ckpt"], "model_b": smoke_runs["model_b"]["ckpt"]}
     summary = evaluate_checkpoints(cfg, checkpoints, out)
     for name in ("metrics.csv", "summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png",
-                 "overlays_model_a_standard.png", "overlays_model_b_protocol_shift.png", "overlays_model_a_external.png"):
+                 "overlays_model_a_standard.png", "overlays_model_b_protocol_shift.png", "overlays_model_a_external.png",
+                 "overlays_model_b_external_dixon.png"):
         assert (out / name).is_file(), name
     assert list((out / "tensorboard").glob("events.*"))
     rows = list(csv.DictReader(open(out / "metrics.csv")))
-    assert {r["test"] for r in rows} == {"standard", "protocol_shift", "external", "contrast", "resolution"}
+    assert {r["test"] for r in rows} == {"standard", "protocol_shift", "external", "external_dixon", "contrast", "resolution"}
+    assert {r["seed"] for r in rows} == {"0"}  # the checkpoints' own training seed
     assert {r["structure"] for r in rows} == {"vertebra", "disc", "canal", "vertebral_body"}
     assert all(r["vb_dice"] != "nan" or r["structure"] != "vertebral_body" for r in rows)
     # paired differences recomputed from metrics.csv: per patient, mean over images of the per-image mean Dice

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spine_synthseg.evaluation.metrics import bootstrap_ci, dice_per_structure, surface_distances
+from spine_synthseg.evaluation.metrics import dice_per_structure, surface_distances
 
 
 def test_dice_hand_computed():
@@ -42,14 +42,6 @@ def test_surface_distances_use_row_and_column_spacing():
     down, right = np.roll(a, 2, axis=0), np.roll(a, 2, axis=1)  # shifted 2 rows / 2 columns
     assert surface_distances(a, down, (0.5, 3.0))[0] == pytest.approx(1.0)  # 2 rows x 0.5 mm
     assert surface_distances(a, right, (0.5, 3.0))[0] == pytest.approx(6.0)  # 2 columns x 3 mm
-
-
-def test_bootstrap_ci():
-    values = np.array([0.7, 0.8, 0.9, np.nan])
-    m, lo, hi = bootstrap_ci(values, 2000, 0.95, seed=0)
-    assert m == pytest.approx(0.8) and 0.7 - 1e-9 <= lo < m < hi <= 0.9 + 1e-9
-    assert bootstrap_ci(values, 2000, 0.95, seed=0) == (m, lo, hi)
-    assert all(np.isnan(bootstrap_ci(np.array([np.nan]))))
 
 
 def test_cropped_surface_distances_equal_full_image_computation():

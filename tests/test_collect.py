@@ -1,0 +1,111 @@
+"""The one collector: long tables, the two-level bootstrap (patients, then seeds), paired differences, and the
+command line that turns run folders into the committed tables."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spine_synthseg.config import PROJECT_ROOT
+from spine_synthseg.errors import DataError
+from spine_synthseg.evaluation import collect as c
+
+
+def table(model: str, values: np.ndarray, test: str = "standard", metric: str = "dice") -> list[dict]:
+    """Long rows of one model from values[seed, patient]."""
+    return [{"seed": str(s), "model": model, "test": test, "variant": "v", "structure": "mean", "metric": metric,
+             "patient": f"p{p}", "value": float(values[s, p])}
+            for s in range(values.shape[0]) for p in range(values.shape[1])]
+
+
+def test_seed_variance_widens_the_ci():
+    rng = np.random.default_rng(0)
+    patients = rng.normal(0.8, 0.05, size=12)
+    one = table("m", patients[None])
+    three = table("m", patients[None] + np.array([[-0.04], [0.0], [0.04]]))  # same patients, seeds that differ
+    (r1,), (r3,) = c.summarise(one, 2000, 0.95, 0), c.summarise(three, 2000, 0.95, 0)
+    assert r1["mean"] == pytest.approx(r3["mean"]) == pytest.approx(patients.mean())
+    assert r3["ci_high"] - r3["ci_low"] > 1.5 * (r1["ci_high"] - r1["ci_low"])
+    assert np.isnan(r1["seed_sd"]) and r3["seed_sd"] == pytest.approx(0.04)
+    assert (r1["n_patients"], r1["n_seeds"], r3["n_seeds"]) == (12, 1, 3)
+    assert c.summarise(three, 2000, 0.95, 0) == c.summarise(three, 2000, 0.95, 0)  # same seed, same result
+
+
+def test_known_paired_difference_is_recovered():
+    rng = np.random.default_rng(1)
+    base = rng.normal(0.7, 0.1, size=(1, 20))  # large patient spread, shared by both models
+    a = table("a", base + 0.05 + rng.normal(0, 0.002, size=(3, 20)))  # small seed-to-seed spread
+    b = table("b", base + rng.normal(0, 0.002, size=(3, 20)))
+    (d,) = c.paired(a + b, [("a", "b")], 2000, 0.95, 0)
+    assert d["diff_mean"] == pytest.approx(0.05, abs=0.003)
+    assert 0.04 < d["ci_low"] < 0.05 < d["ci_high"] < 0.06  # paired: the patient spread cancels
+    assert (d["n_patients"], d["n_seeds_a"], d["n_seeds_b"]) == (20, 3, 3)
+    (s,) = [r for r in c.summarise(a + b, 2000, 0.95, 0) if r["model"] == "a"]
+    assert s["ci_high"] - s["ci_low"] > 3 * (d["ci_high"] - d["ci_low"])  # unpaired CI holds the patient spread
+
+
+def test_missing_values_and_patients():
+    values = np.array([[0.5, np.nan, 0.7], [0.6, 0.8, np.nan]])
+    (r,) = c.summarise(table("m", values), 500, 0.9, 0)
+    assert r["mean"] == pytest.approx(np.mean([0.55, 0.8, 0.7])) and r["n_patients"] == 3
+    assert r["ci_low"] <= r["mean"] <= r["ci_high"]
+    only_b = table("b", np.array([[0.1, 0.2, 0.3]]))
+    rows = c.paired(table("a", values) + only_b[:2], [("a", "b")], 500, 0.9, 0)
+    assert rows[0]["n_patients"] == 2  # the common patients only
+
+
+def test_check_seeds_and_errors(tmp_path):
+    long = table("a", np.ones((3, 2))) + table("b", np.ones((2, 2)))
+    with pytest.raises(DataError, match="different seeds"):
+        c.check_seeds(long, ["a", "b"])
+    with pytest.raises(DataError, match="confidence"):
+        c.two_level_bootstrap([np.ones((1, 2))], [1.0], 10, 1.5, 0)
+    with pytest.raises(DataError, match="does not exist"):
+        c.read_long(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match="no rows"):
+        c.write_csv(tmp_path / "x.csv", [])
+
+
+def test_long_table_from_image_rows():
+    nan = float("nan")
+    rows = []
+    for image, dice in (("i1", (0.8, 0.6, nan)), ("i2", (0.6, 0.4, 0.9))):
+        for structure, d in zip(("vertebra", "disc", "canal"), dice):
+            rows.append({"seed": 2, "model": "m", "test": "standard", "variant": "t2_space", "image": image,
+                         "patient": "p", "series": "p", "sequence": "s", "structure": structure, "dice": d,
+                         **{k: nan for k in ("hd95_mm", "assd_mm", "vb_dice", "vb_recall", "vb_fp_far")}})
+    long = {(r["structure"], r["metric"]): r for r in c.long_table(rows)}
+    assert long[("vertebra", "dice")]["value"] == pytest.approx(0.7)
+    assert long[("mean", "dice")]["value"] == pytest.approx(np.mean([0.7, np.mean([0.6, 0.4, 0.9])]))
+    assert {r["seed"] for r in long.values()} == {"2"}
+    with pytest.raises(DataError, match="no seed"):
+        c.long_table([{**r, "seed": ""} for r in rows])
+
+
+def test_experiment_tables_and_headline_cli(tmp_path):
+    rng = np.random.default_rng(2)
+    long = []
+    for model, shift in (("model_a", 0.0), ("model_b", 0.1)):
+        long += table(model, 0.7 + shift + rng.normal(0, 0.02, size=(3, 8)))
+        long += [{**r, "test": "external_dixon", "variant": "dixon_water", "structure": "vertebral_body",
+                  "metric": "vb_dice"} for r in table(model, 0.6 + rng.normal(0, 0.02, size=(3, 5)))]
+    long = [{**r, "variant": "t2_space"} if r["test"] == "standard" else r for r in long]
+    tables = c.experiment_tables(long, 500, 0.95, 0)
+    head = {(r["test"], r["model"]): r for r in tables["headline"]}
+    assert set(head) == {(t, m) for t in ("space_test", "external_dixon") for m in ("model_a", "model_b")}
+    assert head[("space_test", "model_a")]["metric"] == "dice_mean" and head[("space_test", "model_a")]["n_seeds"] == 3
+    (d,) = [r for r in tables["paired_differences"] if r["test"] == "space_test"]
+    assert d["diff_mean"] == pytest.approx(-0.1, abs=0.02)
+    # the command line re-collects the same tables from a committed per_patient.csv
+    c.write_csv(tmp_path / "default" / "per_patient.csv", long)
+    subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "headline", str(tmp_path), "--",
+                    "evaluation.bootstrap_samples=500"], check=True, capture_output=True)
+    rows = list(csv.DictReader(open(tmp_path / "headline.csv")))
+    assert {"seed_sd", "n_seeds", "ci_low", "ci_high"} <= set(rows[0])
+    written = {(r["test"], r["model"]): float(r["mean"]) for r in rows}
+    assert written[("space_test", "model_b")] == pytest.approx(head[("space_test", "model_b")]["mean"], abs=1e-4)
+    bad = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "headline",
+                          str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "does not exist" in bad.stderr
