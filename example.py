@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
-from spine_synthseg.apps.gallery import make_gallery  # noqa: E402
+from spine_synthseg.apps.gallery import make_gallery, preset_overrides  # noqa: E402
 from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict  # noqa: E402
 from spine_synthseg.data.catalog import load_splits  # noqa: E402
 from spine_synthseg.data.datasets import stack_label_maps  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
 
     # 3. the gallery: contrast presets, artifacts on/off, resolutions 1.5-6 mm
     i = len(train) // 2
-    make_gallery(stack_label_maps(train, [i]), train.image[i], float(cfg.preprocess.spacing_mm), {}, out, args.seed)
+    make_gallery(stack_label_maps(train, [i]), train.image[i], generator, out, args.seed, preset_overrides(cfg))
     print(f"wrote {out.with_name('synthetic.png')} and {out}")
 
 

@@ -1,11 +1,12 @@
 """spine-synthseg entry point (Hydra).
 
-  python run.py data=synth            # train Model A (synthetic images only)
-  python run.py data=real             # train Model B (real images only)
+  python run.py data=synth            # train Model A (synthetic images only); or experiment=model_a
+  python run.py data=real             # train Model B (real images only); or experiment=model_b
+  python run.py -m experiment=model_a,model_b budget=smoke     # one run per experiment, named by it
   python run.py mode=evaluate evaluation.checkpoints.model_a=PATH evaluation.checkpoints.model_b=PATH
   python run.py mode=generate         # gallery of synthetic images
   python run.py mode=predict predict.checkpoint=PATH predict.input=FOLDER_OR_MHA
-  python run.py -m randomisation=strength strength=0,0.5,1 trainer=sweep   # Hydra multirun sweep
+  python run.py -m randomisation=strength strength=0,0.5,1 budget=sweep   # Hydra multirun sweep
 
 Bad data or config values end the run with one line on stderr and exit status 2; set HYDRA_FULL_ERROR=1 for
 the traceback.
@@ -16,7 +17,8 @@ import os
 import sys
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
 
 import spine_synthseg.config  # noqa: F401  (registers the resolvers)
 from spine_synthseg.errors import ConfigError, DataError
@@ -34,13 +36,27 @@ def _one_log_handler() -> None:
         logger.propagate = True
 
 
-def dispatch(cfg: DictConfig) -> float | None:
+def optimized(metrics: dict, names) -> float | list[float] | None:
+    """The value(s) of `optimized_metric` (a name of the run's validation metrics, or a list of names) that Hydra's
+    sweepers (grid, Optuna, multi-objective Optuna) optimise; None when not set."""
+    if not names:
+        return None
+    single = isinstance(names, str)
+    missing = [n for n in ([names] if single else names) if n not in metrics["validation"]]
+    if missing:
+        raise ConfigError(f"optimized_metric names {missing}, which this run does not report; use one of "
+                          f"{sorted(metrics['validation'])}.")
+    values = [float(metrics["validation"][n]) for n in ([names] if single else names)]
+    return values[0] if single else values
+
+
+def dispatch(cfg: DictConfig) -> float | list[float] | None:
     if cfg.mode not in MODES:
         raise ConfigError(f"mode={cfg.mode!r}; use one of {MODES}.")
     if cfg.mode == "train":
         from spine_synthseg.apps.train_evaluate import train_and_evaluate
 
-        return train_and_evaluate(cfg)["validation"].get("val_real/dice_mean")
+        return optimized(train_and_evaluate(cfg), cfg.get("optimized_metric"))
     if cfg.mode == "evaluate":
         from spine_synthseg.evaluation.evaluate import evaluate_from_config
 
@@ -68,6 +84,8 @@ def user_error(err: BaseException) -> Exception | None:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     _one_log_handler()
+    with open_dict(cfg):  # which option of each group ran: saved in config_resolved.yaml and metrics.json
+        cfg.choices = {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra/")}
     try:
         return dispatch(cfg)
     except Exception as err:  # noqa: BLE001  (re-raised unless it is a user error)

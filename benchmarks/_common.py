@@ -15,6 +15,7 @@ from hydra.utils import instantiate  # noqa: E402
 
 from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict  # noqa: E402
 from spine_synthseg.data.catalog import load_splits  # noqa: E402
+from spine_synthseg.hardware import describe  # noqa: E402
 from spine_synthseg.data.datasets import stack_label_maps  # noqa: E402
 from spine_synthseg.synthesis import SpineSynthGenerator  # noqa: E402
 from spine_synthseg.training.crops import RandomCrop  # noqa: E402
@@ -56,8 +57,7 @@ def model_a_generator(overrides: list[str] = ()) -> SpineSynthGenerator:
 
 
 def machine() -> dict:
-    return {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return describe()
 
 
 def write(name: str, payload: dict) -> Path:

@@ -4,17 +4,17 @@
 # budget, seeds 0 1 2; then one evaluation per seed of the four checkpoints (real-image tests and the validation
 # families for every seed, home-field tests for seed 0 only); then results/default/ and results/headline.csv
 # (scripts/collect.py experiment: CIs over patients and seeds).
-# The budget is the config's default: trainer=long (2,000 steps x 8, bf16 autocast, warmup-stable-decay), with
-# synthetic images normalised as real slices; the configuration frozen in the reality-gap issue (ANALYSIS_REPORT
-# section 8). The earlier run at trainer=cpu (800 fp32 steps, cosine, min-max synthetic images) is kept in
-# results/short_budget/; EXPERIMENT_OVERRIDES="trainer=cpu scheduler=warmup_cosine synth.output_percentiles=null"
-# EXPERIMENT_OUT=outputs/short_budget EXPERIMENT_RESULTS=results/short_budget repeats it.
+# The budget is the config's default: budget=default (2,000 steps x 8, warmup-stable-decay; precision by the CPU's
+# bf16 support), with synthetic images normalised as real slices; the configuration frozen in the reality-gap issue
+# (ANALYSIS_REPORT section 8). The earlier run at the short budget (800 fp32 steps, cosine, min-max synthetic
+# images) is kept in results/short_budget/; EXPERIMENT_SET=short EXPERIMENT_OUT=outputs/short_budget
+# EXPERIMENT_RESULTS=results/short_budget repeats it (the experiment files conf/experiment/short/*.yaml).
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.
 # Inference (validation, tests, predict) uses `inference_mode` of conf/config.yaml: the sliding window, chosen on
 # the validation patients (results/inference_choice.json; the earlier full-pass run is kept in results/full_pass/).
 # Stage "compare" (part of all): seed 0 only, the old label-centred crop protocol on the SPIDER tests, and
 # full-pass vs sliding-window inference on the validation families (results/inference_validation*.csv).
-#   [EXPERIMENT_OUT=outputs/default] [EXPERIMENT_RESULTS=results] [EXPERIMENT_OVERRIDES="overrides"] \
+#   [EXPERIMENT_OUT=outputs/default] [EXPERIMENT_RESULTS=results] [EXPERIMENT_SET=short] \
 #   bash scripts/run_default_experiment.sh [train|evaluate|compare|collect|all] [SEEDS...]   (default: all 0 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,15 +24,15 @@ SEEDS=("$@")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
 OUT=${EXPERIMENT_OUT:-outputs/default}
 RESULTS=${EXPERIMENT_RESULTS:-results}
-read -r -a EXTRA <<< "${EXPERIMENT_OVERRIDES:-}"
-echo "runs: $OUT, results: $RESULTS, overrides: ${EXTRA[*]:-none}"
+PREFIX=${EXPERIMENT_SET:+$EXPERIMENT_SET/}  # experiment=model_a, or experiment=short/model_a
+echo "runs: $OUT, results: $RESULTS, experiments: ${PREFIX}model_*"
 MODELS=(model_a model_b model_b_aug model_c)
 if [ "$STAGE" = train ] || [ "$STAGE" = all ]; then
   for m in "${MODELS[@]}"; do  # all seeds of Model A first: its validation confirms the configuration early
     for s in "${SEEDS[@]}"; do
       [ -f $OUT/${m}_seed$s/metrics.json ] || \
-        python3 run.py experiment=$m seed=$s evaluate_after_fit=false trainer.enable_progress_bar=false \
-          "${EXTRA[@]}" hydra.run.dir=$OUT/${m}_seed$s
+        python3 run.py experiment=$PREFIX$m seed=$s evaluate_after_fit=false budget.progress_bar=false \
+          hydra.run.dir=$OUT/${m}_seed$s
     done
   done
 fi

@@ -2,8 +2,10 @@
 
 Resolvers (registered on import):
   ``${project_root:}``          the checkout's root folder.
-  ``${strength_lerp:a,b,s}``    a + s (b - a) for the one-knob randomisation width s = synth.strength in [0, 1]
+  ``${strength_lerp:a,b,s}``    a + s (b - a) for the one-knob randomisation width s = strength in [0, 1]
                                 (conf/randomisation/strength.yaml).
+  ``${cpu_precision:}``         bf16-mixed where the CPU computes bfloat16 natively, else 32-true (hardware.py).
+  ``${join:a,b,...}``           the non-empty parts joined by "_" (run folder names).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from spine_synthseg.errors import ConfigError
+from spine_synthseg.hardware import native_bf16
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "conf"
@@ -22,7 +25,7 @@ CONFIG_DIR = PROJECT_ROOT / "conf"
 def strength_lerp(lo: float, hi: float, strength: float) -> float:
     """lo + strength * (hi - lo); strength must lie in [0, 1]."""
     if strength is None or not 0.0 <= float(strength) <= 1.0:
-        raise ConfigError(f"synth.strength={strength} is out of range [0, 1].")
+        raise ConfigError(f"strength={strength} is out of range [0, 1].")
     return float(lo) + float(strength) * (float(hi) - float(lo))
 
 
@@ -30,6 +33,10 @@ if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
 if not OmegaConf.has_resolver("strength_lerp"):
     OmegaConf.register_new_resolver("strength_lerp", strength_lerp)
+if not OmegaConf.has_resolver("join"):
+    OmegaConf.register_new_resolver("join", lambda *parts: "_".join(str(p) for p in parts if p not in (None, "")))
+if not OmegaConf.has_resolver("cpu_precision"):
+    OmegaConf.register_new_resolver("cpu_precision", lambda: "bf16-mixed" if native_bf16() else "32-true")
 
 
 def to_dict(cfg: DictConfig | dict | None) -> dict:
@@ -56,5 +63,6 @@ def compose_config(overrides: Sequence[str] = (), output_dir: str | Path | None 
         cfg.paths.output_dir = str(output_dir if output_dir is not None else PROJECT_ROOT / "outputs" / "composed")
         if OmegaConf.is_interpolation(cfg, "run_name"):  # ${hydra:...} needs a Hydra run
             cfg.run_name = cfg.hydra.runtime.choices.data
+        cfg.choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra/")}
         del cfg["hydra"]
     return cfg

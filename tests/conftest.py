@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from spine_synthseg.config import PROJECT_ROOT
-from spine_synthseg.training.train import train
+from spine_synthseg.apps.train_evaluate import train_and_evaluate
 from tests.helpers import compose_cfg
 
 DATA_ROOT = Path(os.environ.get("SPINE_SYNTHSEG_DATA", PROJECT_ROOT.parent / "shared" / "data"))
@@ -31,11 +31,11 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory, data_root) -> dict[str, dict]:
-    """Model A and Model B trained once for the whole session (trainer=smoke): {name: {"dir", "ckpt", "metrics"}}."""
+    """Model A and Model B trained once for the whole session (budget=smoke): {name: {"dir", "ckpt", "metrics"}}."""
     runs = {}
     for name in ("model_a", "model_b"):
         out = tmp_path_factory.mktemp(name)
-        metrics = train(compose_cfg(out, [f"experiment={name}", "evaluate_after_fit=false"]))
+        metrics = train_and_evaluate(compose_cfg(out, [f"experiment={name}", "evaluate_after_fit=false"]))
         runs[name] = {"dir": out, "ckpt": out / metrics["checkpoint"], "metrics": metrics}
     return runs
 

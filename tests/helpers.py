@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from spine_synthseg.config import compose_config
 
-FAST = ["trainer=smoke", "evaluation.bootstrap_samples=50", "evaluation.resolution_mm=[3]", "evaluation.thick_slice_mm=[]",
+FAST = ["budget=smoke", "evaluation.bootstrap_samples=50", "evaluation.resolution_mm=[3]", "evaluation.thick_slice_mm=[]",
         "evaluation.contrast_perturbations=[inversion]", "evaluation.n_overlays=1", "evaluation.max_patients=2", "threads=2"]
 
 

@@ -90,10 +90,14 @@ def test_strength_errors(tmp_path):
 
 
 def test_default_config_is_the_frozen_reality_gap_configuration(tmp_path):
-    """The defaults chosen on the validation patients (ANALYSIS_REPORT section 8): 2,000 bf16 steps with a
-    warmup-stable-decay schedule, and synthetic images normalised with the real slices' percentiles."""
+    """The defaults chosen on the validation patients (ANALYSIS_REPORT section 8): 2,000 steps with a
+    warmup-stable-decay schedule, and synthetic images normalised with the real slices' percentiles; precision by
+    what the CPU has (bf16-mixed where it computes bf16 natively, else fp32)."""
+    from spine_synthseg.hardware import native_bf16
+
     cfg = compose_config([], output_dir=tmp_path)  # without the tests' fast overrides
-    assert cfg.trainer.max_steps == 2000 and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.trainer.max_steps == 2000 and cfg.choices["budget"] == "default" and cfg.choices["trainer"] == "cpu"
+    assert cfg.trainer.precision == ("bf16-mixed" if native_bf16() else "32-true")
     assert cfg.scheduler.decay == "wsd" and cfg.scheduler.total_steps == 2000
     assert list(cfg.synth.output_percentiles) == list(cfg.preprocess.percentiles) == [0.5, 99.5]
 
@@ -116,3 +120,100 @@ def test_module_optimizer_and_scheduler_come_from_config(tmp_path):
     assert isinstance(conf["optimizer"], torch.optim.AdamW) and conf["optimizer"].defaults["lr"] == 0.01
     assert conf["lr_scheduler"]["scheduler"].lr_lambdas[0].decay == "poly"
     assert conf["lr_scheduler"]["scheduler"].lr_lambdas[0].total == cfg.trainer.max_steps
+
+
+EXPERIMENTS = sorted(str(p.relative_to(CONFIG_DIR / "experiment"))[:-5] for p in (CONFIG_DIR / "experiment").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_names_its_run(tmp_path, name):
+    from omegaconf import OmegaConf
+
+    cfg = compose_config([f"experiment={name}"], output_dir=tmp_path)
+    OmegaConf.resolve(cfg)  # every interpolation resolves
+    assert cfg.run_name == name.replace("/", "_") and cfg.choices["experiment"] == name
+    assert cfg.trainer.max_steps == cfg.budget.max_steps > 0
+    instantiate(cfg.synth)  # the generator of every experiment builds (range checks pass)
+
+
+def test_experiment_runs_have_distinct_names(tmp_path):
+    names = [compose_config([f"experiment={e}"], output_dir=tmp_path).run_name for e in EXPERIMENTS]
+    assert len(set(names)) == len(names)
+
+
+def test_budget_is_separate_from_the_device(tmp_path):
+    cfg = compose_config(["trainer=ddp", "budget=short"], output_dir=tmp_path)
+    assert (cfg.trainer.strategy, cfg.trainer.max_steps, cfg.trainer.val_check_interval) == ("ddp", 800, 200)
+    smoke = compose_config(["budget=smoke"], output_dir=tmp_path)
+    assert smoke.trainer.max_steps == 3 and smoke.trainer.limit_val_batches == 2 and not smoke.trainer.enable_progress_bar
+    clusters = compose_config(["preprocess.n_clusters=6", "background=real_clusters", "subregions=real_clusters"],
+                              output_dir=tmp_path)
+    assert clusters.synth.background.n_clusters == clusters.synth.subregions.n_clusters == 6  # one key, interpolated
+
+
+# contexts (group choices) under which a key exists: e.g. strength only with randomisation=strength
+CONTEXTS = ([], ["randomisation=strength"], ["data=real_aug"], ["data=mixed"], ["trainer=ddp"])
+ROOTS = ("data|source|preprocess|split|synth|trainer|budget|evaluation|model|optimizer|scheduler|predict|paths|"
+         "module|callbacks|logger|strength|inference_mode|optimized_metric")
+
+
+def named_keys() -> dict[str, set[str]]:
+    """Config keys named in the package's error messages (raise statements and check_* range checks) and in the
+    comments of conf/: {key: files}."""
+    import ast
+    import re
+
+    from spine_synthseg.config import PROJECT_ROOT
+
+    pattern = re.compile(rf"(?<![\w.`/])(?:{ROOTS})(?:\.[A-Za-z_*][\w*]*)+")
+    found: dict[str, set[str]] = {}
+
+    def add(text: str, where: str) -> None:
+        for key in pattern.findall(text):
+            found.setdefault(key.rstrip("."), set()).add(where)
+
+    for path in [*(PROJECT_ROOT / "spine_synthseg").rglob("*.py"), PROJECT_ROOT / "run.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                parts = [n.value for n in ast.walk(node.exc) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "").startswith("check_") and node.args \
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                parts = [node.args[0].value]
+            else:
+                continue
+            for text in parts:
+                add(text, path.name)
+    for path in CONFIG_DIR.rglob("*.yaml"):
+        for line in path.read_text().splitlines():
+            if "#" in line:
+                add(line.split("#", 1)[1], str(path.relative_to(CONFIG_DIR)))
+    return found
+
+
+def test_the_key_scan_finds_messages_and_comments():
+    keys = named_keys()
+    assert {"split.fractions", "synth.noise.max_std", "source.root", "evaluation.checkpoints.NAME"} <= set(keys)
+    assert len(keys) > 40
+
+
+@pytest.mark.parametrize("key", sorted(named_keys()))
+def test_every_key_named_in_a_message_or_comment_can_be_overridden(tmp_path, key):
+    """A key an error message or a config comment tells the user to set must exist: `KEY=null` composes in some
+    context. A placeholder (NAME, *) stands for any child: the node before it must be a mapping."""
+    from omegaconf import DictConfig, OmegaConf
+
+    parts = key.split(".")
+    holder = next((i for i, p in enumerate(parts) if p.isupper() or p == "*"), None)
+    errors = []
+    for context in CONTEXTS:
+        try:
+            if holder is not None:
+                cfg = compose_config(list(context), output_dir=tmp_path)
+                if isinstance(OmegaConf.select(cfg, ".".join(parts[:holder])), DictConfig):
+                    return
+                continue
+            compose_config([*context, f"{key}=null"], output_dir=tmp_path)
+            return
+        except ConfigCompositionException as err:
+            errors.append(f"{context}: {str(err).splitlines()[0]}")
+    pytest.fail(f"{key}, named in {sorted(named_keys()[key])}, cannot be overridden: {errors}")

@@ -83,7 +83,7 @@ def test_bad_inputs(tmp_path, checkpoint):
 @pytest.mark.parametrize("cmd", [
     [sys.executable, "-m", "spine_synthseg.predict", "missing.ckpt", ".", "out"],
     [sys.executable, "run.py", "mode=predict", "hydra.run.dir=OUT"],
-    [sys.executable, "run.py", "trainer=smoke", "preprocess.spacing_mm=9", "hydra.run.dir=OUT"],
+    [sys.executable, "run.py", "budget=smoke", "preprocess.spacing_mm=9", "hydra.run.dir=OUT"],
 ])
 def test_cli_errors_are_one_line(tmp_path, cmd):
     cmd = [c.replace("OUT", str(tmp_path / "run")) for c in cmd]

@@ -28,9 +28,9 @@ def test_each_rank_draws_different_samples(tmp_path, data_root):
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path, data_root):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "run.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
-           "trainer.max_steps=2", "trainer.val_check_interval=2", "+trainer.limit_val_batches=2",
-           "+trainer.enable_progress_bar=false", "evaluate_after_fit=false", "threads=1", f"hydra.run.dir={out}"]
+    cmd = [sys.executable, "run.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "budget=smoke",
+           "budget.max_steps=2", "budget.val_check_interval=2", "evaluate_after_fit=false", "threads=1",
+           f"hydra.run.dir={out}"]
     result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from spine_synthseg.config import PROJECT_ROOT, to_dict
+from spine_synthseg.errors import ConfigError
 from spine_synthseg.training.train import build_module
 from tests.helpers import compose_cfg
 
@@ -77,7 +78,7 @@ def test_model_a_trains_in_bf16_with_real_cluster_sub_labels(tmp_path, data_root
 def test_model_c_batches_mix_synthetic_and_real_images(tmp_path, data_root):
     """Model C: the first half of each batch is synthesised from label maps (its real images poisoned with NaN
     never show), the second half holds the real images."""
-    cfg = compose_cfg(tmp_path, ["experiment=model_c", "trainer=smoke"])
+    cfg = compose_cfg(tmp_path, ["experiment=model_c", "budget=smoke"])
     dm = instantiate(cfg.data, _convert_="all")
     dm.setup("fit")
     assert dm.train_source == "mixed" and dm.val_sets == ["val_synth", "val_real"]
@@ -102,14 +103,61 @@ def test_real_batch_is_refused_by_model_a(tmp_path, data_root):
 
 
 @pytest.mark.slow
-def test_multirun_subprocess(tmp_path, data_root):
+def test_multirun_names_runs_by_experiment_and_returns_the_metric(tmp_path, data_root):
+    """python run.py -m experiment=model_a,model_b budget=smoke: one run per experiment, named by it, each with
+    the experiment and Hydra's choices in metrics.json, and the optimised metric returned to the sweeper."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, "run.py", "-m", "trainer=smoke", "evaluate_after_fit=false", "seed=0,1",
+    cmd = [sys.executable, "run.py", "-m", "experiment=model_a,model_b", "budget=smoke", "evaluate_after_fit=false",
            f"hydra.sweep.dir={sweep}"]
     result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted(sweep.glob("*/metrics.json"))
-    assert len(runs) == 2
-    seeds = sorted(json.loads(p.read_text())["seed"] for p in runs)
-    assert seeds == [0, 1]
-    assert all(not math.isnan(json.loads(p.read_text())["validation"]["val_real/dice_mean"]) for p in runs)
+    assert [p.parent.name for p in runs] == ["0_model_a", "1_model_b"]
+    metrics = [json.loads(p.read_text()) for p in runs]
+    assert [m["experiment"] for m in metrics] == ["model_a", "model_b"]
+    assert [m["choices"]["budget"] for m in metrics] == ["smoke", "smoke"] and metrics[0]["choices"]["data"] == "synth"
+    assert all(not math.isnan(m["validation"]["val_real/dice_mean"]) for m in metrics)
+
+
+def test_run_py_returns_the_optimized_metrics():
+    from run import optimized
+
+    metrics = {"validation": {"val_real/dice_mean": 0.5, "val_synth/dice_mean": 0.7}}
+    assert optimized(metrics, "val_real/dice_mean") == 0.5
+    assert optimized(metrics, ["val_real/dice_mean", "val_synth/dice_mean"]) == [0.5, 0.7]
+    assert optimized(metrics, None) is None
+    with pytest.raises(ConfigError, match="val_shift"):
+        optimized(metrics, ["val_shift/vb_dice"])
+
+def test_null_callbacks_are_skipped_and_loggers_may_be_several(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from spine_synthseg.training.train import instantiate_callbacks, instantiate_loggers
+
+    cfg = compose_cfg(tmp_path, ["callbacks.lr_monitor=null"])
+    callbacks = instantiate_callbacks(cfg.callbacks)
+    assert len(callbacks) == 2 and isinstance(callbacks[0], ModelCheckpoint)
+    with pytest.raises(ConfigError, match="callbacks.bad has no _target_"):
+        instantiate_callbacks(OmegaConf.create({"bad": {"x": 1}}))
+    one = instantiate_loggers(cfg.logger)
+    two = instantiate_loggers(OmegaConf.create({
+        "tb": OmegaConf.to_container(cfg.logger, resolve=True), "off": None,
+        "csv": {"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": str(tmp_path)}}))
+    assert [type(x) for x in one] == [TensorBoardLogger] and [type(x) for x in two] == [TensorBoardLogger, CSVLogger]
+    assert instantiate_loggers(None) == []
+
+
+def test_throughput_is_logged_at_the_start(caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from spine_synthseg.training.callbacks import ThroughputMonitor
+
+    monitor, trainer = ThroughputMonitor(skip=1, report_after=3), SimpleNamespace(global_step=0, precision="32-true")
+    batch = {"image": torch.zeros(8, 1, 4, 4)}
+    with caplog.at_level(logging.INFO):
+        for step in range(1, 6):
+            trainer.global_step = step
+            monitor.on_train_batch_end(trainer, None, None, batch, step)
+    assert "training at" in caplog.text and "images/s" in caplog.text and monitor.images_per_s > 0

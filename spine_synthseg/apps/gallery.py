@@ -1,5 +1,6 @@
-"""A PNG gallery: a real label map and its real image next to synthetic images across contrast presets,
-artifacts on/off, and one synthetic image at 1.5 (native), 2, 3, 4 mm isotropic and 6 mm thick-slice."""
+"""A PNG gallery: a real label map and its real image next to synthetic images of the configured generator
+(``mode=generate contrast=t2_like`` shows that generator), of the contrast and artifact presets of conf/, and one
+synthetic image at 1.5 (native), 2, 3, 4 mm isotropic and 6 mm thick-slice."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from spine_synthseg.config import to_dict  # noqa: E402
@@ -22,39 +24,33 @@ from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-NO_BIAS, NO_NOISE, NO_MOTION = {"bias": {"max_std": 0.0}}, {"noise": {"max_std": 0.0}}, {"motion": {"prob": 0.0}}
-NO_ARTIFACTS = {**NO_BIAS, **NO_NOISE, **NO_MOTION}
-NATIVE = {"prob": 0.0}
-T1 = {"t2_weight": [0.0, 0.0], "uniform_mix": [0.0, 0.0]}
-T2 = {"t2_weight": [1.0, 1.0], "uniform_mix": [0.0, 0.0]}
-FULL = {"t2_weight": [0.0, 1.0], "uniform_mix": [1.0, 1.0]}
-
-
-def gallery_panels() -> list[tuple[str, dict]]:
-    """(title, generator overrides) for each synthetic panel drawn with its own seed."""
-    clean = {**NO_ARTIFACTS, "resolution": NATIVE}
-    panels = [(f"{name} (seed {i})", {"contrast": prior, **clean})
-              for name, prior in (("T1-like", T1), ("T2-like", T2), ("full spectrum", FULL)) for i in range(2)]
-    panels += [("T2-like + bias", {**clean, "contrast": T2, "bias": {"max_std": 0.8}}),
-               ("T2-like + Rician noise", {**clean, "contrast": T2, "noise": {"max_std": 0.1, "rician_prob": 1.0}}),
-               ("T2-like + motion", {**clean, "contrast": T2, "motion": {"prob": 1.0, "max_shift_mm": 8.0}}),
-               ("T2-like, all artifacts", {"contrast": T2, "bias": {"max_std": 0.5}, "noise": {"max_std": 0.05},
-                                           "motion": {"prob": 1.0}, "resolution": NATIVE})]
-    return panels
+CLEAN = ["artifact=none", "resolution=native"]
+# (title, Hydra overrides of the generator presets in conf/) for each preset panel, drawn with its own seed
+PANELS = [(f"{name} (seed {i})", [f"contrast={preset}", *CLEAN])
+          for name, preset in (("T1-like", "t1_like"), ("T2-like", "t2_like"), ("full spectrum", "full_spectrum"))
+          for i in range(2)]
+PANELS += [("T2-like + bias", ["contrast=t2_like", *CLEAN, "synth.bias.max_std=0.8"]),
+           ("T2-like + Rician noise", ["contrast=t2_like", *CLEAN, "synth.noise.max_std=0.1", "synth.noise.rician_prob=1.0"]),
+           ("T2-like + motion", ["contrast=t2_like", *CLEAN, "synth.motion.prob=1.0", "synth.motion.max_shift_mm=8.0"]),
+           ("T2-like, all artifacts", ["contrast=t2_like", "artifact=all", "resolution=native", "synth.motion.prob=1.0"])]
 
 
 RESOLUTIONS = ((2.0, False), (3.0, False), (4.0, False), (6.0, True))
 
 
-def make_gallery(labels: dict[str, torch.Tensor], real_image: torch.Tensor, spacing_mm: float, spatial: dict,
-                 path: Path, seed: int = 0) -> Path:
-    """Write the gallery PNG for one label map (a batch of 1 from stack_label_maps) and its real image."""
-    images = []
-    for i, (title, overrides) in enumerate(gallery_panels()):
-        gen = SpineSynthGenerator.from_config({"spatial": spatial, **overrides}, spacing_mm=spacing_mm)
+def make_gallery(labels: dict[str, torch.Tensor], real_image: torch.Tensor, configured: SpineSynthGenerator,
+                 path: Path, seed: int = 0, overrides: list[str] = ()) -> Path:
+    """Write the gallery PNG for one label map (a batch of 1 from stack_label_maps) and its real image: three
+    images of the `configured` generator, the preset panels (PANELS, composed from conf/ with `overrides`, e.g. the
+    working spacing, under each panel's own), and one T2-like image at coarser acquisition spacings."""
+    spacing_mm = configured.spacing_mm
+    images = [(f"configured generator (seed {seed + i})",
+               configured.generate_batch(labels, torch.Generator().manual_seed(seed + i)).image[0, 0]) for i in range(3)]
+    for i, (title, panel) in enumerate(PANELS):
+        gen = SpineSynthGenerator.from_presets([*overrides, *panel])
         images.append((title, gen.generate_batch(labels, torch.Generator().manual_seed(seed + i)).image[0, 0]))
     # one T2-like image, then the same image acquired at coarser spacings (same operator as the evaluation)
-    native = images[2][1][None, None]
+    native = images[5][1][None, None]
     images.append((f"T2-like (seed 0) at {spacing_mm:g} mm", native[0, 0]))
     for mm, thick in RESOLUTIONS:
         degraded = resolution_degradation(native, mm, spacing_mm, thick_slice=thick)[0, 0]
@@ -81,12 +77,18 @@ def make_gallery(labels: dict[str, torch.Tensor], real_image: torch.Tensor, spac
     return path
 
 
+def preset_overrides(cfg: DictConfig) -> list[str]:
+    """The overrides that keep the preset panels on the run's working grid and spatial stage."""
+    spatial = [f"synth.spatial.{k}={v}" for k, v in to_dict(cfg.synth.spatial).items() if k not in ("_target_", "spacing_mm")]
+    return [f"preprocess.spacing_mm={cfg.preprocess.spacing_mm}", *spatial]
+
+
 def gallery_from_config(cfg: DictConfig, index: int = 0) -> Path:
     """mode=generate: gallery of a training patient's label map into the run folder."""
     slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     i = len(train) // 2 + index
-    path = make_gallery(stack_label_maps(train, [i]), train.image[i], float(cfg.preprocess.spacing_mm),
-                        to_dict(cfg.synth.spatial), Path(cfg.paths.output_dir) / "gallery.png", int(cfg.seed))
+    path = make_gallery(stack_label_maps(train, [i]), train.image[i], instantiate(cfg.synth),
+                        Path(cfg.paths.output_dir) / "gallery.png", int(cfg.seed), preset_overrides(cfg))
     log.info("gallery written to %s", path)
     return path

@@ -1,4 +1,5 @@
-"""mode=train: fit the configured model, then (``evaluate_after_fit``) run the robustness suite on its checkpoint."""
+"""mode=train: fit the configured model, then (``evaluate_after_fit``) run the robustness suite on its checkpoint;
+the one writer of the run's metrics.json."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from spine_synthseg.training.train import train
 
 
 def train_and_evaluate(cfg: DictConfig) -> dict:
-    """The run's metrics (metrics.json), with the test summary under "test" when evaluated."""
+    """The run's metrics, written once to metrics.json, with the test summary under "test" when evaluated."""
     metrics = train(cfg)
+    out = Path(cfg.paths.output_dir)
     if cfg.evaluate_after_fit:
-        out = Path(cfg.paths.output_dir)
         metrics["test"] = evaluate_checkpoints(cfg, {str(cfg.run_name): out / metrics["checkpoint"]}, out / "evaluation")
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -34,7 +34,7 @@ def load_dataset_json(root: Path) -> dict:
     if not root.is_dir():
         raise DataError(
             f"Data folder {root} does not exist. Place the SPIDER PNG folders under ../shared/data "
-            f"(see data/README.md) or set data.source.root to the right folder."
+            f"(see data/README.md) or set source.root to the right folder."
         )
     if not path.is_file():
         raise DataError(f"{root} has no dataset.json; every slice folder needs one (see data/README.md).")
@@ -150,7 +150,7 @@ def read_png_folder(
     patient_of_series = dict(patient_of_series or {})
     images = sorted((root / "images").glob("*.png"))
     if not images:
-        raise DataError(f"{root}/images has no .png files; check data.source.root.")
+        raise DataError(f"{root}/images has no .png files; check source.root.")
     spacings = pixel_spacings(meta, [p.name for p in images], json_path)
     lut = np.zeros(max(max(table), 255) + 1, dtype=np.uint8)
     known = np.zeros_like(lut, dtype=bool)
@@ -179,7 +179,7 @@ def read_png_folder(
         structures = lut[mask]
         if not structures.any():
             if on_empty == "error":
-                raise DataError(f"{mask_path} has no foreground; remove the slice or set data.source.on_empty=skip.")
+                raise DataError(f"{mask_path} has no foreground; remove the slice or set source.on_empty=skip.")
             skipped.append(img_path.name)
             continue
         annotated = tuple(

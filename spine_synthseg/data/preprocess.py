@@ -28,12 +28,12 @@ class PreprocessConfig:
 
     def __post_init__(self) -> None:
         if not 0.3 <= self.spacing_mm <= 4.0:
-            raise DataError(f"data.preprocess.spacing_mm={self.spacing_mm} is out of range [0.3, 4] mm.")
+            raise DataError(f"preprocess.spacing_mm={self.spacing_mm} is out of range [0.3, 4] mm.")
         if len(self.size) != 2 or any(s % 16 or s < 32 for s in self.size):
-            raise DataError(f"data.preprocess.size={list(self.size)} must be two multiples of 16, at least 32.")
+            raise DataError(f"preprocess.size={list(self.size)} must be two multiples of 16, at least 32.")
         lo, hi = self.percentiles
         if not 0 <= lo < hi <= 100:
-            raise DataError(f"data.preprocess.percentiles={list(self.percentiles)} must satisfy 0 <= lo < hi <= 100.")
+            raise DataError(f"preprocess.percentiles={list(self.percentiles)} must satisfy 0 <= lo < hi <= 100.")
 
     @classmethod
     def from_dict(cls, preprocess: dict) -> "PreprocessConfig":

@@ -72,7 +72,7 @@ def _check_root(source: SourceConfig) -> None:
     if not Path(source.root).is_dir():
         raise DataError(
             f"Data folder {source.root} does not exist. Put ../shared/data beside the checkout (see data/README.md) "
-            f"or set data.source.root / SPINE_SYNTHSEG_DATA."
+            f"or set source.root / SPINE_SYNTHSEG_DATA."
         )
 
 

@@ -57,16 +57,16 @@ def read_spider_folder(root: str | Path, sequence: str, max_slices_per_volume: i
     """
     root = Path(root)
     if sequence not in SPIDER_SEQUENCES:
-        raise DataError(f"Unknown SPIDER sequence {sequence!r}; use one of {SPIDER_SEQUENCES} (data.source.sequence).")
+        raise DataError(f"Unknown SPIDER sequence {sequence!r}; use one of {SPIDER_SEQUENCES} (source.sequence).")
     if not (root / "images").is_dir() or not (root / "masks").is_dir():
         raise DataError(
             f"{root} is not a SPIDER release folder (needs images/ and masks/ with <id>_<seq>.mha); "
-            f"download Zenodo record 10159290 and set data.source.root."
+            f"download Zenodo record 10159290 and set source.root."
         )
     pattern = re.compile(rf"^(\d+)_{re.escape(sequence)}\.mha$")
     paths = sorted(p for p in (root / "images").glob("*.mha") if pattern.match(p.name))
     if not paths:
-        raise DataError(f"{root}/images has no <id>_{sequence}.mha volumes; check data.source.sequence.")
+        raise DataError(f"{root}/images has no <id>_{sequence}.mha volumes; check source.sequence.")
     records, skipped = [], 0
     for img_path in paths:
         mask_path = root / "masks" / img_path.name

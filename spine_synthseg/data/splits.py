@@ -17,7 +17,7 @@ def split_patients(patient_ids: list[str], fractions: dict[str, float], seed: in
     """
     total = sum(fractions.values())
     if abs(total - 1.0) > 1e-6 or any(f <= 0 for f in fractions.values()):
-        raise DataError(f"data.split.fractions={fractions} must be positive and sum to 1 (they sum to {total:.3f}).")
+        raise DataError(f"split.fractions={fractions} must be positive and sum to 1 (they sum to {total:.3f}).")
     patients = sorted(set(patient_ids), key=lambda p: (len(p), p))
     if len(patients) < len(fractions):
         raise DataError(f"{len(patients)} patients cannot fill {len(fractions)} splits; add data or use fewer splits.")
@@ -26,7 +26,7 @@ def split_patients(patient_ids: list[str], fractions: dict[str, float], seed: in
     counts = [max(1, round(fractions[n] * len(patients))) for n in names[:-1]]
     counts.append(len(patients) - sum(counts))
     if counts[-1] < 1:
-        raise DataError(f"data.split.fractions={fractions} leave split {names[-1]!r} empty for {len(patients)} patients.")
+        raise DataError(f"split.fractions={fractions} leave split {names[-1]!r} empty for {len(patients)} patients.")
     out, start = {}, 0
     for name, count in zip(names, counts):
         out[name] = sorted(order[start : start + count], key=lambda p: (len(p), p))

@@ -12,10 +12,8 @@ working resolution: only the image is degraded.
 from __future__ import annotations
 
 import copy
-import inspect
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +48,8 @@ class SynthOutput:
 class SpineSynthGenerator:
     """The stages, each built from its config node (``conf/<group>/*.yaml``, keys = constructor arguments).
 
-    With Hydra: ``hydra.utils.instantiate(cfg.synth)``. Without: ``SpineSynthGenerator.from_config({...})``.
+    With Hydra: ``hydra.utils.instantiate(cfg.synth)``; from the presets: ``SpineSynthGenerator.from_presets([...])``.
+    Stages left out take their class's defaults, which equal the default presets (tests/test_generator.py).
     spacing_mm: the working pixel spacing (mm) of the label maps. output_percentiles: None -> the output is
     min-max normalised to [0, 1]; [lo, hi] -> those per-image percentiles map to [0, 1], clipped, like real
     slices (``preprocess.percentiles``; normalisation parity, approximate: per generated crop, whereas real
@@ -76,27 +75,13 @@ class SpineSynthGenerator:
                              resolution or RandomResolution(spacing_mm=self.spacing_mm)]
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None = None, spacing_mm: float = 1.5) -> "SpineSynthGenerator":
-        """From a plain mapping {stage name: constructor arguments}, e.g. {"contrast": {"t2_weight": [1, 1]}}.
+    def from_presets(cls, overrides: Sequence[str] = ()) -> "SpineSynthGenerator":
+        """The generator that the project's YAML describes (conf/: the groups spatial ... resolution, the one
+        source of its defaults), with Hydra overrides of those groups or keys, e.g. ``["contrast=t1_like",
+        "artifact=none", "synth.bias.max_std=0.8", "preprocess.spacing_mm=1.0"]``."""
+        from spine_synthseg.config import compose_config  # the config layer composes conf/ for scripts and apps
 
-        A node with ``_target_`` is instantiated by Hydra; otherwise the default class of that stage is used.
-        spacing_mm is passed to every stage that takes it and whose node does not set it.
-        """
-        config = dict(config or {})
-        unknown = set(config) - set(STAGES) - {"_target_", "spacing_mm", "output_percentiles"}
-        if unknown:
-            raise ConfigError(f"synth has unknown stages {sorted(unknown)}; use {list(STAGES)}.")
-        spacing_mm = float(config.get("spacing_mm", spacing_mm))
-        stages = {}
-        for name, default in STAGES.items():
-            node = dict(config.get(name) or {})
-            if "_target_" in node:
-                stages[name] = instantiate(node)
-                continue
-            if "spacing_mm" in inspect.signature(default).parameters:
-                node.setdefault("spacing_mm", spacing_mm)
-            stages[name] = default(**node)
-        return cls(**stages, spacing_mm=spacing_mm, output_percentiles=config.get("output_percentiles"))
+        return instantiate(compose_config(["data=synth", *overrides]).synth)
 
     @torch.no_grad()
     def generate_batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> SynthOutput:

@@ -1,13 +1,13 @@
 """Training entry: one Hydra config -> a trained model, checkpoints, TensorBoard logs and metrics.json.
 
 Everything is instantiated from the config: the DataModule (``data``), the LightningModule (``module``, with
-``model``, ``optimizer``, ``scheduler``), the callbacks (``callbacks``), the logger (``logger``) and the
-Trainer (``trainer``).
+``model``, ``optimizer``, ``scheduler``), the callbacks (``callbacks``: null entries are skipped), the logger or
+loggers (``logger``: one node with ``_target_``, or a mapping of such nodes) and the Trainer (``trainer`` for the
+device, ``budget`` for the steps).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from spine_synthseg.config import to_dict
+from spine_synthseg.errors import ConfigError
 from spine_synthseg.models.segmentation_module import SegmentationModule
 from spine_synthseg.training.callbacks import ThroughputMonitor
 
@@ -37,9 +38,32 @@ def _one(callbacks: list, kind: type):
     return next((c for c in callbacks if isinstance(c, kind)), None)
 
 
+def instantiate_callbacks(node) -> list:
+    """The callbacks of a ``callbacks`` mapping, in order; entries that are null (switched off with
+    ``callbacks.NAME=null``) are skipped, and an entry without ``_target_`` is a ConfigError naming it."""
+    out = []
+    for name, c in (node or {}).items():
+        if c is None:
+            continue
+        if "_target_" not in c:
+            raise ConfigError(f"callbacks.{name} has no _target_; give one or set callbacks.{name}=null.")
+        out.append(instantiate(c))
+    return out
+
+
+def instantiate_loggers(node) -> list:
+    """The loggers of ``logger``: one node with ``_target_``, or a mapping of such nodes (null entries skipped);
+    null or empty: no logger."""
+    if not node:
+        return []
+    if "_target_" in node:
+        return [instantiate(node)]
+    return [instantiate(c) for c in node.values() if c is not None]
+
+
 def train(cfg: DictConfig) -> dict:
-    """Fit the configured model; returns (and writes to metrics.json) the run's metrics, with the path of the
-    selected checkpoint under "checkpoint" (relative to the run folder)."""
+    """Fit the configured model; returns the run's metrics (``apps.train_evaluate`` writes them to metrics.json),
+    with the path of the selected checkpoint under "checkpoint" (relative to the run folder)."""
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(int(cfg.seed), workers=True)
@@ -48,18 +72,25 @@ def train(cfg: DictConfig) -> dict:
     OmegaConf.save(cfg, out / "config_resolved.yaml", resolve=True)
     datamodule = instantiate(cfg.data, _convert_="all")
     module = build_module(cfg, datamodule)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    callbacks = instantiate_callbacks(cfg.callbacks)
     checkpoint, speed = _one(callbacks, ModelCheckpoint), _one(callbacks, ThroughputMonitor)
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger),
+    if checkpoint is None:
+        raise ConfigError("callbacks has no ModelCheckpoint: the run must select and save a checkpoint "
+                          "(callbacks.checkpoint).")
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate_loggers(cfg.logger) or False,
                                       default_root_dir=str(out))
+    log.info("training %s: %s steps, precision %s, %d threads", cfg.run_name, cfg.trainer.max_steps,
+             trainer.precision, torch.get_num_threads())
     t0 = time.perf_counter()
     trainer.fit(module, datamodule)
     train_s = time.perf_counter() - t0
     best = checkpoint.best_model_path or checkpoint.last_model_path
     results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False)
     val = {k: float(v) for r in results for k, v in r.items() if "/dice" in k}
+    choices = to_dict(cfg.get("choices"))
     metrics = {
-        "run_name": cfg.run_name, "train_source": datamodule.train_source, "seed": int(cfg.seed),
+        "run_name": cfg.run_name, "experiment": choices.get("experiment"), "choices": choices,
+        "train_source": datamodule.train_source, "seed": int(cfg.seed), "precision": str(trainer.precision),
         "max_steps": int(cfg.trainer.max_steps), "batch_size": int(cfg.data.batch_size),
         "train_seconds": round(train_s, 1), "train_images_per_s": speed.images_per_s if speed else None,
         "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "monitor": checkpoint.monitor,
@@ -68,6 +99,5 @@ def train(cfg: DictConfig) -> dict:
         "synth": to_dict(cfg.synth) if datamodule.train_source != "real" else None,
         "strength": cfg.get("strength"),  # randomisation=strength only
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     log.info("validation Dice (best checkpoint): %s", val)
     return metrics
