@@ -14,6 +14,10 @@
                                                       # evaluation runs of the same checkpoints (e.g. one per inference
                                                       # mode): OUT.csv (summaries, column `run` = LABEL), OUT_paired.csv
                                                       # (every pair of models), OUT_per_patient.csv
+  python scripts/collect.py qc OUT --validation EVAL_DIR [--test EVAL_DIR]
+                                                      # quality scores (evaluation.quality_scores): the score and its
+                                                      # threshold chosen on the validation run (OUT_threshold.json),
+                                                      # Spearman rho with Dice per model and family (OUT.csv)
   python scripts/collect.py compare OLD NEW OUT.csv   # two collected experiments: NEW - OLD per model on the headline
   python scripts/collect.py curves OUT_PREFIX RUN ... # training curves (TensorBoard scalars) as CSV and plot
 
@@ -32,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import numpy as np  # noqa: E402
+
 from spine_synthseg.config import compose_config  # noqa: E402
 from spine_synthseg.errors import DataError  # noqa: E402
 from spine_synthseg.evaluation import collect as c  # noqa: E402
@@ -138,6 +144,26 @@ def evaluations(out: Path, labelled: list[str], seed: str | None, boot) -> None:
     print(f"written {out}.csv, {out.name}_paired.csv, {out.name}_per_patient.csv")
 
 
+def quality(out: Path, validation: Path, test: Path | None) -> None:
+    val_rows = c.read_metrics(validation / "metrics.csv")
+    kinds = [k[3:] for k in val_rows[0] if k.startswith("qc_")]
+    if not kinds:
+        raise DataError(f"{validation}/metrics.csv has no qc_* column; evaluate with evaluation.quality_scores=[flip,modes].")
+    by_kind = {k: c.quality_rank_table(val_rows, k) for k in kinds}
+    median = {k: float(np.nanmedian([r["spearman_rho"] for r in t])) for k, t in by_kind.items()}
+    kind = max(kinds, key=lambda k: median[k])
+    choice = {**c.choose_threshold(val_rows, kind), "median_validation_rho": median, "validation": str(validation)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_name(out.name + "_threshold.json").write_text(json.dumps(choice, indent=2))
+    rows = [{"role": "validation", **r} for k in kinds for r in c.quality_rank_table(val_rows, k, choice["threshold"]
+                                                                                  if k == kind else None)]
+    if test is not None:
+        rows += [{"role": "test", **r} for r in c.quality_rank_table(c.read_metrics(test / "metrics.csv"), kind,
+                                                                     choice["threshold"])]
+    c.write_csv(out.with_name(out.name + ".csv"), [{k: r.get(k, "") for k in rows[-1] | rows[0]} for r in rows])
+    print(f"chose {kind} (median validation rho {median}) threshold {choice['threshold']:.3f}; written {out}.csv")
+
+
 def compare(old_dir: Path, new_dir: Path, out: Path, boot) -> None:
     old, new = (c.read_long(d / "default" / "per_patient.csv") for d in (old_dir, new_dir))
     rows = []
@@ -173,6 +199,10 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("labelled", nargs="+")
     p.add_argument("--seed")
+    p = sub.add_parser("qc")
+    p.add_argument("out", type=Path)
+    p.add_argument("--validation", type=Path, required=True)
+    p.add_argument("--test", type=Path)
     p = sub.add_parser("compare")
     for name in ("old", "new", "out"):
         p.add_argument(name, type=Path)
@@ -191,6 +221,8 @@ def main() -> None:
             headline(args.results, boot)
         elif args.command == "evaluation":
             evaluations(args.out, args.labelled, args.seed, boot)
+        elif args.command == "qc":
+            quality(args.out, args.validation, args.test)
         elif args.command == "runs":
             runs_table(args.out, args.named, args.baseline, boot)
         else:

@@ -205,10 +205,10 @@ def targets(root: Path) -> str:
     return "\n".join(lines)
 
 
-def step_speed(root: Path) -> str:
+def step_speed(root: Path, name: str = "step_speed") -> str:
     import json
 
-    path = root / "benchmarks" / "step_speed.json"
+    path = root / "benchmarks" / f"{name}.json"
     if not path.is_file():
         return "(not run)"
     rows = json.loads(path.read_text())["rows"]
@@ -276,7 +276,7 @@ SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
     "per_structure": per_structure, "external": external, "home_field": home_field, "screening": screening,
-    "step_speed": step_speed, "learning_curves": learning_curves, "confirmation": confirmation,
+    "step_speed": step_speed, "step_speed_previous": lambda r: step_speed(r, "step_speed_previous_machine"), "learning_curves": learning_curves, "confirmation": confirmation,
     "frozen_vs_short": frozen_vs_short, "targets": targets,
     "learning_curves_6k": lambda r: learning_curves(r, "learning_curves_6k"),
     "candidate_real_clusters": lambda r: confirmation(r, "candidate_real_clusters"),
@@ -320,7 +320,7 @@ if __name__ == "__main__":
           f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + home_field(root))
     print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
     print("\n## Training-step speed levers (2-core CPU)\n\n" + step_speed(root))
-    print("\n## Learning curves (seed 0, trainer=curve, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
+    print("\n## Learning curves (seed 0, 4,000 steps, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
     print("\n## Learning curve to 6,000 steps (seed 0, the frozen configuration)\n\n" + learning_curves(root, "learning_curves_6k"))
     print("\n## Frozen configuration, 3-seed confirmation on the real validation patients\n\n" + confirmation(root))
     print("\n## Candidate after the freeze (validation only): real-intensity cluster sub-labels\n\n"
@@ -328,4 +328,4 @@ if __name__ == "__main__":
     print("\n## Frozen configuration vs short budget on the tests (tested once)\n\n" + frozen_vs_short(root))
     print("\n## Reality-gap targets\n\n" + targets(root))
     if (root / "short_budget" / "headline.csv").is_file():
-        print("\n## Headline of the earlier short-budget experiment (trainer=cpu)\n\n" + headline(root / "short_budget"))
+        print("\n## Headline of the earlier short-budget experiment (800 fp32 steps)\n\n" + headline(root / "short_budget"))

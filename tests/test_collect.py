@@ -107,5 +107,23 @@ def test_experiment_tables_and_headline_cli(tmp_path):
     written = {(r["test"], r["model"]): float(r["mean"]) for r in rows}
     assert written[("space_test", "model_b")] == pytest.approx(head[("space_test", "model_b")]["mean"], abs=1e-4)
     bad = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "headline",
-                          str(tmp_path / "nowhere")], capture_output=True, text=True)
+                          str(tmp_path / "nowhere")], capture_output=True, text=True,
+                         encoding="utf-8", errors="replace")
     assert bad.returncode != 0 and "does not exist" in bad.stderr
+
+
+def test_quality_rank_table_and_threshold():
+    """A score that tracks Dice ranks it (rho 1) and its chosen threshold separates failed slices."""
+    rows = []
+    for i, d in enumerate(np.linspace(0.3, 0.95, 14)):
+        base = {"seed": "0", "model": "m", "test": "validation", "variant": "v", "patient": f"p{i % 5}",
+                "image": f"i{i}", "structure": "vertebra", "dice": d, "vb_dice": float("nan"), "qc_flip": d + 0.02}
+        rows.append(base)
+    (r,) = c.quality_rank_table(rows, "flip")
+    assert r["spearman_rho"] == pytest.approx(1.0) and (r["n_images"], r["n_patients"]) == (14, 5)
+    choice = c.choose_threshold(rows, "flip")
+    assert choice["sensitivity"] == 1.0 and choice["specificity"] == 1.0
+    (t,) = c.quality_rank_table(rows, "flip", choice["threshold"])
+    assert t["failures_caught"] == 1.0 and t["flagged_that_failed"] == 1.0
+    with pytest.raises(DataError, match="only failed"):
+        c.choose_threshold([{**x, "dice": 0.1} for x in rows], "flip")

@@ -297,3 +297,11 @@ def test_from_presets_composes_the_yaml(labels):
     b = SpineSynthGenerator.from_presets(["contrast=t1_like", "artifact=none", "preprocess.spacing_mm=1.0"]) \
         .generate_batch(labels, torch.Generator().manual_seed(0)).image
     assert torch.equal(a, b)
+
+
+def test_gallery_draws_the_configured_generator_and_the_presets(tmp_path):
+    from spine_synthseg.apps.gallery import gallery_from_config
+    from tests.helpers import compose_cfg
+
+    path = gallery_from_config(compose_cfg(tmp_path, ["source=sample", "contrast=t2_like"]))
+    assert path.is_file() and path.stat().st_size > 50_000

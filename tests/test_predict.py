@@ -23,7 +23,7 @@ def test_volume_geometry_round_trip(tmp_path, monkeypatch):
     write_case(tmp_path, 5, "t2", ("si", "ap", "lr"), {"ap", "si"})
     path = tmp_path / "images" / "5_t2.mha"
     monkeypatch.setattr(predict_mod, "segment_slice", lambda model, img, spacing, mode: (img % 7 == 0).astype(np.uint8))
-    out = predict_mod.predict_volume(model=None, path=path, out_path=tmp_path / "out" / "labels.mha")
+    out = predict_mod.predict_volume(model=None, image=sitk.ReadImage(str(path)), out_path=tmp_path / "out" / "labels.mha")
     src, lab = sitk.ReadImage(str(path)), sitk.ReadImage(str(out))
     assert lab.GetSize() == src.GetSize() and lab.GetSpacing() == src.GetSpacing()
     assert lab.GetDirection() == src.GetDirection() and lab.GetOrigin() == src.GetOrigin()
@@ -88,7 +88,7 @@ def test_bad_inputs(tmp_path, checkpoint):
 def test_cli_errors_are_one_line(tmp_path, cmd):
     cmd = [c.replace("OUT", str(tmp_path / "run")) for c in cmd]
     result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+                            env={**os.environ, "HYDRA_FULL_ERROR": "0"}, encoding="utf-8", errors="replace")
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -130,10 +130,139 @@ def test_predict_uses_the_checkpoints_inference_mode(checkpoint, tmp_path, monke
     path = _with_mode(checkpoint, tmp_path, saved)
     assert load_checkpoint(path).hparams.inference_mode == expected
     seen = []
-    monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, sp, mode: seen.append(mode))
+    monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, sp, mode, quality=None: seen.append(mode))
     folder = tmp_path / "pngs"
     folder.mkdir()
     app.predict(path, folder, tmp_path / "out")
     other = "sliding_window" if expected == "full_pass" else "full_pass"
     app.predict(path, folder, tmp_path / "out", mode=other)
     assert seen == [expected, other]
+
+
+def sagittal_volume(shape=(5, 40, 32), spacing=(3.0, 0.8, 0.9)) -> sitk.Image:
+    """A sagittal stack in LPS: index x = left-right (5 slices), y = anterior-posterior, z = inferior-superior,
+    with a bright block; spacing (x, y, z) mm, a non-trivial origin."""
+    arr = np.zeros(shape[::-1], np.int16)  # (z, y, x)
+    arr[10:30, 8:24, :] = 800
+    arr += (np.arange(arr.size).reshape(arr.shape) % 11).astype(np.int16)
+    image = sitk.GetImageFromArray(arr)
+    image.SetSpacing(spacing)
+    image.SetOrigin((-12.5, 30.25, -80.0))
+    return image
+
+
+def write_dicom_series(image: sitk.Image, folder) -> None:
+    """One DICOM file per sagittal (x) slice, with position and orientation tags, as a scanner writes a series."""
+    folder.mkdir(parents=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    series_uid = "1.2.826.0.1.3680043.2.1125.1"
+    for i in range(image.GetSize()[0]):
+        position = image.TransformIndexToPhysicalPoint((i, 0, 0))
+        sl = sitk.JoinSeries(sitk.PermuteAxes(image[i:i + 1, :, :], [1, 2, 0])[:, :, 0])
+        sl.SetSpacing((image.GetSpacing()[1], image.GetSpacing()[2], image.GetSpacing()[0]))
+        tags = {"0008|0060": "MR", "0020|000e": series_uid, "0020|000d": series_uid + ".0",
+                "0020|0032": "\\".join(f"{p:.4f}" for p in position), "0020|0037": "0\\1\\0\\0\\0\\1",
+                "0020|0013": str(i + 1), "0008|0018": f"{series_uid}.{i + 1}", "0018|0050": f"{image.GetSpacing()[0]}"}
+        for k, v in tags.items():
+            sl.SetMetaData(k, v)
+        writer.SetFileName(str(folder / f"slice{i:03d}.dcm"))
+        writer.Execute(sl)
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(["spine-synthseg-predict", *map(str, args)], capture_output=True, text=True, timeout=300,
+                          encoding="utf-8", errors="replace")
+
+
+def test_console_predict_keeps_the_geometry_of_dicom_and_nifti(tmp_path, checkpoint):
+    """The installed console command segments a DICOM series folder and a NIfTI volume; the label volumes have the
+    input's size, origin, spacing and direction."""
+    volume = sagittal_volume()
+    write_dicom_series(volume, tmp_path / "dicom")
+    dicom_in = sitk.ReadImage(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(tmp_path / "dicom")))
+    nifti = tmp_path / "case.nii.gz"
+    sitk.WriteImage(volume, str(nifti))
+    for source, reference, out in ((tmp_path / "dicom", dicom_in, tmp_path / "out_dicom"),
+                                   (nifti, sitk.ReadImage(str(nifti)), tmp_path / "out_nifti" / "labels.nii.gz")):
+        result = run_cli(checkpoint, source, out)
+        assert result.returncode == 0, result.stderr[-2000:]
+        labels = sitk.ReadImage(result.stdout.strip().splitlines()[-1])
+        assert labels.GetSize() == reference.GetSize()
+        np.testing.assert_allclose(labels.GetOrigin(), reference.GetOrigin(), atol=1e-3)
+        np.testing.assert_allclose(labels.GetSpacing(), reference.GetSpacing(), atol=1e-3)
+        np.testing.assert_allclose(labels.GetDirection(), reference.GetDirection(), atol=1e-6)
+        assert set(np.unique(sitk.GetArrayFromImage(labels))) <= {0, 1, 2, 3}
+    assert (tmp_path / "out_dicom" / "dicom_labels.mha").is_file()
+
+
+def _oblique(tmp_path):
+    image = sagittal_volume()
+    rows = np.array([[1, 1, 1] / np.sqrt(3), [1, -1, 0] / np.sqrt(2), [1, 1, -2] / np.sqrt(6)])
+    image.SetDirection(rows.ravel().tolist())  # left-right 55 degrees from every index axis: no sagittal axis
+    sitk.WriteImage(image, str(tmp_path / "oblique.mha"))
+    return tmp_path / "oblique.mha"
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing_input", "does not exist"),
+    ("empty_folder", "no DICOM series and no .png slices"),
+    ("not_an_image", "Cannot read"),
+    ("no_sagittal_axis", "no sagittal axis"),
+    ("not_a_checkpoint", "not a checkpoint torch can read"),
+])
+def test_predict_wrong_input_is_one_line_naming_the_file(tmp_path, checkpoint, case, message, capsys):
+    """The command line's answer to each wrong input: exit status 2 and one line that names the file and the fix
+    (the console command runs this main; in-process here, the subprocess path is tested above)."""
+    ckpt, source = checkpoint, tmp_path / "in.mha"
+    if case == "missing_input":
+        source = tmp_path / "nowhere.nii.gz"
+    elif case == "empty_folder":
+        source = tmp_path / "empty"
+        source.mkdir()
+    elif case == "not_an_image":
+        source = tmp_path / "notes.nii"
+        source.write_text("not an image")
+    elif case == "no_sagittal_axis":
+        source = _oblique(tmp_path)
+    else:
+        ckpt = tmp_path / "weights.ckpt"
+        ckpt.write_text("not a checkpoint")
+        sitk.WriteImage(sagittal_volume(), str(source))
+    assert predict_mod.main([str(ckpt), str(source), str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0]
+    named = ckpt if case == "not_a_checkpoint" else source
+    assert str(named) in errors[0]
+
+
+def test_quality_agreement_and_scores(checkpoint):
+    from spine_synthseg.errors import ConfigError
+    from spine_synthseg.models.quality import agreement, quality_scores
+
+    a = np.zeros((10, 10), np.uint8)
+    a[2:6, 2:6] = 1
+    b = a.copy()
+    b[2:6, 2:4] = 0  # half of class 1 lost
+    assert agreement(a, a) == 1.0 and agreement(a, b) == pytest.approx(2 * 8 / 24)
+    assert np.isnan(agreement(a * 0, b * 0))
+    model = load_checkpoint(checkpoint)
+    image = torch.rand(40, 30, generator=torch.Generator().manual_seed(0)).numpy() * 100
+    pred = segment_slices(model, [image], [(1.5, 1.5)], mode="full_pass")
+    for kind in ("flip", "modes"):
+        (score,) = quality_scores(model, [image], [(1.5, 1.5)], pred, kind, "full_pass")
+        assert np.isnan(score) or 0.0 <= score <= 1.0
+    same = segment_slices(model, [image], [(1.5, 1.5)], mode="sliding_window")
+    assert quality_scores(model, [image], [(1.5, 1.5)], same, "modes", "sliding_window")[0] == \
+        pytest.approx(agreement(same[0], pred[0]), nan_ok=True)
+    with pytest.raises(ConfigError, match="flip"):
+        quality_scores(model, [image], [(1.5, 1.5)], pred, "entropy", "full_pass")
+
+
+def test_predict_writes_quality_flags(tmp_path, checkpoint, png_folder):
+    import csv
+
+    predict_mod.predict(checkpoint, png_folder, tmp_path / "masks", quality=("flip", 1.01))
+    rows = list(csv.DictReader(open(tmp_path / "masks" / "quality.csv")))
+    assert len(rows) == 6 and set(rows[0]) == {"slice", "quality_flip", "check"}
+    assert all(r["check"] == "yes" for r in rows)  # a threshold above 1 flags every slice

@@ -39,7 +39,7 @@ def test_evaluate_with_another_split_seed_exits_2_naming_the_patients(sample_run
     assert leaked  # seed 7 puts a patient the run trained or validated on into the test set
     result = subprocess.run([sys.executable, "run.py", "mode=evaluate", "source=sample", "split.seed=7",
                              f"evaluation.checkpoints.model_b={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True)
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2, result.stderr[-2000:]
     assert all(f"'{p}'" in result.stderr for p in leaked) and "drop the split overrides" in result.stderr
     assert not (tmp_path / "eval" / "metrics.csv").exists()

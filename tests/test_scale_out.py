@@ -31,7 +31,8 @@ def test_ddp_two_cpu_processes(tmp_path, data_root):
     cmd = [sys.executable, "run.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "budget=smoke",
            "budget.max_steps=2", "budget.val_check_interval=2", "evaluate_after_fit=false", "threads=1",
            f"hydra.run.dir={out}"]
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
+                            encoding="utf-8", errors="replace")
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["max_steps"] == 2 and "val_real/dice_mean" in metrics["validation"]

@@ -61,7 +61,7 @@ def test_model_a_batches_are_only_synthetic(tmp_path, data_root):
 
 
 def test_model_a_trains_in_bf16_with_real_cluster_sub_labels(tmp_path, data_root):
-    """The default precision (trainer=long: bf16-mixed) trains, and the disclosed real_clusters sub-region mode
+    """bf16-mixed (the precision on CPUs with native bf16) trains, and the disclosed real_clusters sub-region mode
     gets per-class clusters from preprocessing (non-zero inside the structures) through crops and deformation."""
     cfg = compose_cfg(tmp_path, ["experiment=model_a", "subregions=real_clusters"])
     dm = instantiate(cfg.data, _convert_="all")
@@ -109,7 +109,8 @@ def test_multirun_names_runs_by_experiment_and_returns_the_metric(tmp_path, data
     sweep = tmp_path / "sweep"
     cmd = [sys.executable, "run.py", "-m", "experiment=model_a,model_b", "budget=smoke", "evaluate_after_fit=false",
            f"hydra.sweep.dir={sweep}"]
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
+                            encoding="utf-8", errors="replace")
     assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted(sweep.glob("*/metrics.json"))
     assert [p.parent.name for p in runs] == ["0_model_a", "1_model_b"]

@@ -17,6 +17,7 @@ import SimpleITK as sitk
 from spine_synthseg.errors import DataError
 
 log = logging.getLogger(__name__)
+MIN_SAGITTAL_COSINE = float(np.cos(np.deg2rad(45)))  # the sagittal axis must lie within 45 degrees of left-right
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,19 @@ class SagittalLayout:
     spacing_rc_mm: tuple[float, float]
 
     @classmethod
-    def of(cls, image: sitk.Image) -> "SagittalLayout":
+    def of(cls, image: sitk.Image, name: str = "the volume") -> "SagittalLayout":
         """Layout of a 3D image. Direction column i is the LPS direction of index axis i: the sagittal axis is the
-        one most aligned with x (left-right), vertical the one most aligned with z (inferior-superior)."""
+        one most aligned with x (left-right), vertical the one most aligned with z (inferior-superior). A volume
+        with no index axis within 45 degrees of left-right (an oblique axial or coronal stack) has no sagittal
+        slices to segment: DataError naming `name`."""
         if image.GetDimension() != 3:
-            raise DataError(f"Expected a 3D volume, got {image.GetDimension()}D.")
+            raise DataError(f"{name} is a {image.GetDimension()}D image, not a 3D volume; give a volume (or a PNG folder "
+                            f"for 2D slices).")
         direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
         sagittal = int(np.argmax(np.abs(direction[0])))
+        if abs(direction[0, sagittal]) < MIN_SAGITTAL_COSINE:
+            raise DataError(f"{name} has no sagittal axis: no index axis lies within 45 degrees of left-right "
+                            f"(direction {np.round(direction, 2).tolist()}); reslice it to sagittal slices first.")
         rest = [a for a in range(3) if a != sagittal]
         vertical = max(rest, key=lambda a: abs(direction[2, a]))
         ap = next(a for a in rest if a != vertical)

@@ -288,7 +288,7 @@ def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: in
 
 def run_config(run: str | Path) -> str:
     """What trained a run, from its Hydra record: experiment, data, trainer (steps, precision), scheduler and the
-    other overrides, e.g. 'experiment=model_a (data=synth, trainer=long: 2000 steps bf16-mixed, ...)'."""
+    other overrides, e.g. 'experiment=model_a (data=synth, trainer=cpu, budget=default: 2000 steps bf16-mixed, ...)'."""
     import yaml
 
     hydra_dir = Path(run) / ".hydra"
@@ -303,8 +303,9 @@ def run_config(run: str | Path) -> str:
     if choices["data"] in ("synth", "mixed"):  # how synthetic images are normalised (null: min-max)
         percentiles = cfg["synth"].get("output_percentiles")
         extra.insert(0, f"synth.output_percentiles={'null' if percentiles is None else percentiles}")
-    return (f"experiment={choices.get('experiment') or choices['data']} (data={choices['data']}, trainer="
-            f"{choices['trainer']}: {cfg['trainer']['max_steps']} steps {precision}, scheduler={choices['scheduler']}"
+    device = f"trainer={choices['trainer']}" + (f", budget={choices['budget']}" if choices.get("budget") else "")
+    return (f"experiment={choices.get('experiment') or choices['data']} (data={choices['data']}, {device}: "
+            f"{cfg['trainer']['max_steps']} steps {precision}, scheduler={choices['scheduler']}"
             f"{''.join(', ' + o for o in extra)})")
 
 
@@ -315,3 +316,65 @@ def run_seconds(log: str | Path) -> float:
     stamps = [datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f") for line in Path(log).read_text().splitlines()
               if line.startswith("[20")]
     return (stamps[-1] - stamps[0]).total_seconds() if stamps else 0.0
+
+
+# ---- quality scores (models/quality.py) -------------------------------------------------------------------------
+
+FAILURE_DICE = 0.7  # a slice below this Dice (mean over structures, or vb_dice) counts as a failure for the threshold
+
+
+def image_scores(rows: list[dict], kind: str) -> dict[tuple, list[tuple[str, float, float]]]:
+    """{(model, test, variant): [(patient, quality score, Dice) per image]}: Dice is the image's mean over its
+    scored structures, or vb_dice where only bodies are labelled. Images without a score or a Dice are left out."""
+    column = f"qc_{kind}"
+    per_image: dict[tuple, dict] = defaultdict(dict)
+    for r in rows:
+        key = (r["model"], r["test"], r["variant"], r["patient"], r["image"])
+        q, d = float(r.get(column, "nan")), float(r["vb_dice"] if r["structure"] == "vertebral_body" else r["dice"])
+        entry = per_image[key].setdefault("dice", [])
+        if d == d:
+            entry.append(d)
+        per_image[key]["qc"] = q
+    out: dict[tuple, list] = defaultdict(list)
+    for (model, test, variant, patient, _), v in per_image.items():
+        if v["dice"] and v["qc"] == v["qc"]:
+            out[(model, test, variant)].append((patient, v["qc"], float(np.mean(v["dice"]))))
+    return dict(out)
+
+
+def quality_rank_table(rows: list[dict], kind: str, threshold: float | None = None) -> list[dict]:
+    """Per model and test variant: Spearman rho between the quality score and Dice over images, n images and
+    patients, the share of failures (Dice < FAILURE_DICE) and, with a threshold, how many slices it flags and how
+    many of the failures it catches."""
+    from scipy.stats import spearmanr
+
+    out = []
+    for (model, test, variant), items in sorted(image_scores(rows, kind).items()):
+        q, d = np.array([i[1] for i in items]), np.array([i[2] for i in items])
+        rho = float(spearmanr(q, d).statistic) if len(items) > 2 and q.std() > 0 and d.std() > 0 else float("nan")
+        row = {"model": model, "test": test, "variant": variant, "score": kind, "spearman_rho": rho,
+               "n_images": len(items), "n_patients": len({i[0] for i in items}), "mean_dice": float(d.mean()),
+               "failure_share": float((d < FAILURE_DICE).mean())}
+        if threshold is not None:
+            flagged, failed = q < threshold, d < FAILURE_DICE
+            row.update({"threshold": threshold, "flagged_share": float(flagged.mean()),
+                        "failures_caught": float((flagged & failed).sum() / failed.sum()) if failed.any() else float("nan"),
+                        "flagged_that_failed": float((flagged & failed).sum() / flagged.sum()) if flagged.any() else float("nan")})
+        out.append(row)
+    return out
+
+
+def choose_threshold(rows: list[dict], kind: str) -> dict:
+    """The quality-score threshold that best separates failed slices (Dice < FAILURE_DICE) from the others on
+    the rows given (validation data only): the one maximising Youden's J = sensitivity + specificity - 1 over
+    every image of every model and family pooled."""
+    items = [i for v in image_scores(rows, kind).values() for i in v]
+    q, failed = np.array([i[1] for i in items]), np.array([i[2] < FAILURE_DICE for i in items])
+    if not failed.any() or failed.all():
+        raise DataError(f"the validation rows hold {'no' if not failed.any() else 'only'} failed slices "
+                        f"(Dice < {FAILURE_DICE}); a threshold cannot be chosen from them.")
+    best = max(np.unique(q), key=lambda t: (q[failed] <= t).mean() - (q[~failed] <= t).mean())
+    threshold = float(np.nextafter(best, np.inf))  # flag scores <= best, i.e. < threshold
+    return {"score": kind, "threshold": threshold, "failure_dice": FAILURE_DICE, "n_images": int(len(q)),
+            "n_failures": int(failed.sum()), "sensitivity": float((q[failed] < threshold).mean()),
+            "specificity": float((q[~failed] >= threshold).mean())}

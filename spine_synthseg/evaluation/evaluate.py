@@ -25,6 +25,7 @@ from spine_synthseg.evaluation.run_split import run_split
 from spine_synthseg.evaluation.tables import write_summary_md
 from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import segment_slices
+from spine_synthseg.models.quality import quality_scores
 from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,15 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     predictions: dict[tuple[str, str, str], list[np.ndarray]] = {}
     for name, model in models.items():
         for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
-            preds = segment_slices(model, [case.image(i) for i in range(len(case.records))],
-                                   [r.spacing_mm for r in case.records], mode=str(ev.inference_mode))
+            images, spacings = [case.image(i) for i in range(len(case.records))], [r.spacing_mm for r in case.records]
+            preds = segment_slices(model, images, spacings, mode=str(ev.inference_mode))
             predictions[(name, case.test, case.variant)] = preds
+            qc = {f"qc_{k}": quality_scores(model, images, spacings, preds, k, str(ev.inference_mode))
+                  for k in ev.get("quality_scores") or []}
             surfaces = case.test in ev.surface_distance_tests
             for i, pred in enumerate(preds):
-                rows.extend(image_rows(name, case, i, pred, surfaces, seeds[name]))
+                rows.extend({**r, **{k: v[i] for k, v in qc.items()}}
+                            for r in image_rows(name, case, i, pred, surfaces, seeds[name]))
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -22,8 +22,15 @@ def load_checkpoint(path: str | Path, expected_preprocess: Mapping | None = None
     if not path.is_file():
         raise DataError(f"Checkpoint {path} does not exist; pass the path of a .ckpt file.")
     try:
-        saved = torch.load(str(path), map_location="cpu", weights_only=False).get("hyper_parameters", {})
-        extra = {} if "inference_mode" in saved else {"inference_mode": LEGACY_MODE}
+        saved = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001  (unpickling errors, zip errors, EOF: any file torch cannot read)
+        raise DataError(f"{path} is not a checkpoint torch can read ({type(err).__name__}); pass a .ckpt file "
+                        f"written by run.py (e.g. models/model_a.ckpt).") from err
+    if not isinstance(saved, dict) or "state_dict" not in saved:
+        raise DataError(f"{path} is not a Lightning checkpoint (no state_dict); pass a .ckpt file written by run.py.")
+    try:
+        hparams = saved.get("hyper_parameters", {})
+        extra = {} if "inference_mode" in hparams else {"inference_mode": LEGACY_MODE}
         model = SegmentationModule.load_from_checkpoint(str(path), map_location="cpu", **extra)
     except (RuntimeError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"{path} is not a spine-synthseg checkpoint ({err}); train one with run.py.") from err

@@ -1,0 +1,46 @@
+"""A quality score per segmented slice, without ground truth (as SynthSeg's ``--qc``): how much the prediction
+changes when the same slice is segmented another way. A model that has understood a slice gives the same labels
+either way; one that guesses (an unseen contrast, anatomy outside its training) does not.
+
+  flip   the slice mirrored anterior-posterior, segmented, and mirrored back
+  modes  the other inference mode (full pass against sliding window)
+
+Score: mean Dice over the classes 1-3 present in either prediction (1 = identical; NaN when both are empty).
+Which score and which threshold flags a slice are chosen on validation data (``scripts/qc_study.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from torch import nn
+
+from spine_synthseg.errors import ConfigError
+from spine_synthseg.models.inference import MODES, segment_slices
+
+KINDS = ("flip", "modes")
+
+
+def agreement(a: np.ndarray, b: np.ndarray, n_classes: int = 4) -> float:
+    """Mean Dice over the foreground classes present in `a` or `b` (same shape); NaN when neither has any."""
+    scores = []
+    for c in range(1, n_classes):
+        pa, pb = a == c, b == c
+        total = pa.sum() + pb.sum()
+        if total:
+            scores.append(2 * (pa & pb).sum() / total)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def quality_scores(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
+                   predictions: Sequence[np.ndarray], kind: str, mode: str) -> list[float]:
+    """The `kind` score of each slice: agreement of `predictions` (made in `mode`) with a second segmentation."""
+    if kind not in KINDS:
+        raise ConfigError(f"quality score {kind!r} is unknown; use one of {KINDS}.")
+    if kind == "flip":
+        flipped = segment_slices(model, [np.ascontiguousarray(im[:, ::-1]) for im in images], spacings_rc_mm, mode=mode)
+        second = [p[:, ::-1] for p in flipped]
+    else:
+        second = segment_slices(model, images, spacings_rc_mm, mode=next(m for m in MODES if m != mode))
+    return [agreement(p, q) for p, q in zip(predictions, second)]
