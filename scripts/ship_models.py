@@ -52,13 +52,20 @@ def card(name: str, run: Path, headline: list[dict]) -> str:
              f"- Data: {data}", f"- Selected checkpoint: `{metrics['checkpoint']}` by `{metrics['monitor']}` "
              f"= {metrics['best_val_of_monitor']:.4f}; real validation Dice (whole slices) "
              f"{metrics['validation']['val_real/dice_mean']:.4f}.",
-             "- Input: any sagittal slice (PNG with its pixel spacing, or a .mha volume); resampled to 1.5 mm inside.",
+             INPUT_LINE,
              "- Output: 0 background, 1 vertebra (body + posterior elements, as SPIDER labels it), 2 disc, 3 canal.",
-             ""] + headline_table(name, headline) + ["", f"Use: `python -m spine_synthseg.predict models/{name}.ckpt INPUT OUTPUT`.", ""]
+             ""] + headline_table(name, headline) + ["", use_line(name), ""]
     return "\n".join(lines)
 
 
 HEADLINE_INTRO = "Headline results of the default experiment"
+INPUT_LINE = ("- Input: any sagittal slice or volume: PNG slices with their pixel spacing, a .mha / .nii(.gz) / .nrrd volume "
+              "or a DICOM series folder; resampled to 1.5 mm inside.")
+
+
+def use_line(name: str) -> str:
+    return (f"Use: `spine-synthseg-predict models/{name}.ckpt INPUT OUTPUT` (after `pip install -e .`; or "
+            f"`python -m spine_synthseg.predict ...`); a per-slice quality score and check flag are written beside the output.")
 
 
 def headline_table(name: str, headline: list[dict]) -> list[str]:
@@ -79,6 +86,8 @@ def refresh_cards(results: Path, models: Path) -> None:
         start = next(i for i, line in enumerate(lines) if line.startswith(HEADLINE_INTRO))
         end = next(i for i, line in enumerate(lines) if line.startswith("Use:"))
         lines[start:end - 1] = headline_table(name, headline)
+        lines = [INPUT_LINE if line.startswith("- Input:") else use_line(name) if line.startswith("Use:") else line
+                 for line in lines]
         (models / f"{name}.md").write_text("\n".join(lines) + "\n")
         print(f"refreshed {models / name}.md")
 

@@ -6,7 +6,7 @@ either way; one that guesses (an unseen contrast, anatomy outside its training) 
   modes  the other inference mode (full pass against sliding window)
 
 Score: mean Dice over the classes 1-3 present in either prediction (1 = identical; NaN when both are empty).
-Which score and which threshold flags a slice are chosen on validation data (``scripts/qc_study.py``).
+Which score and which threshold flags a slice are chosen on validation data (``scripts/collect.py qc``, results/protocol.md entry 2).
 """
 
 from __future__ import annotations
