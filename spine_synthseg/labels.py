@@ -55,11 +55,14 @@ def intensity_clusters(image: np.ndarray, structures: np.ndarray, k: int, iterat
     out = np.zeros(structures.shape, dtype=np.uint8)
     for cls in np.unique(structures):
         inside = structures == cls
-        values = image[inside]
+        values = image[inside].astype(np.float64)
         centres = np.quantile(values, (np.arange(k) + 0.5) / k)
-        for _ in range(iterations):
-            assign = np.abs(values[:, None] - centres[None]).argmin(1)
-            centres = np.array([values[assign == j].mean() if (assign == j).any() else centres[j] for j in range(k)])
+        for _ in range(iterations):  # Lloyd's iterations; in 1D the nearest centre is found between sorted midpoints
+            centres.sort()
+            assign = np.searchsorted((centres[1:] + centres[:-1]) / 2, values)
+            counts = np.bincount(assign, minlength=k)
+            sums = np.bincount(assign, weights=values, minlength=k)
+            centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
         centres.sort()
-        out[inside] = np.abs(values[:, None] - centres[None]).argmin(1)
+        out[inside] = np.searchsorted((centres[1:] + centres[:-1]) / 2, values)
     return out

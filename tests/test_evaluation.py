@@ -118,7 +118,8 @@ def test_guard_refuses_training_and_validation_patients(tmp_path, data_root):
 
 def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
     # files and tables: the faster mode and one patient per family
-    cfg = compose_cfg(tmp_path / "run", ["evaluation.inference_mode=full_pass", "evaluation.max_patients=1"])
+    cfg = compose_cfg(tmp_path / "run", ["evaluation.inference_mode=full_pass", "evaluation.max_patients=1",
+                                         "evaluation.surface_distance_tests=[standard]"])
     out = tmp_path / "eval"
     checkpoints = {"model_a": smoke_runs["model_a"]["ckpt"], "model_b": smoke_runs["model_b"]["ckpt"]}
     summary = evaluate_checkpoints(cfg, checkpoints, out)

@@ -29,7 +29,7 @@ def test_each_rank_draws_different_samples(tmp_path, data_root):
 def test_ddp_two_cpu_processes(tmp_path, data_root):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "run.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "budget=smoke",
-           "budget.max_steps=2", "budget.val_check_interval=2", "evaluate_after_fit=false", "threads=1",
+           "budget.max_steps=2", "budget.val_check_interval=2", "source=sample", "evaluate_after_fit=false", "threads=1",
            f"hydra.run.dir={out}"]
     result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
                             encoding="utf-8", errors="replace")

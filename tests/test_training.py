@@ -107,13 +107,13 @@ def test_multirun_names_runs_by_experiment_and_returns_the_metric(tmp_path, data
     """python run.py -m experiment=model_a,model_b budget=smoke: one run per experiment, named by it, each with
     the experiment and Hydra's choices in metrics.json, and the optimised metric returned to the sweeper."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, "run.py", "-m", "experiment=model_a,model_b", "budget=smoke", "evaluate_after_fit=false",
-           f"hydra.sweep.dir={sweep}"]
+    cmd = [sys.executable, "run.py", "-m", "experiment=model_a,model_b", "budget=smoke", "source=sample",
+           "evaluate_after_fit=false", f"hydra.sweep.dir={sweep}"]
     result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
                             encoding="utf-8", errors="replace")
     assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted(sweep.glob("*/metrics.json"))
-    assert [p.parent.name for p in runs] == ["0_model_a", "1_model_b"]
+    assert [p.parent.name for p in runs] == ["0_model_a_source=sample", "1_model_b_source=sample"]
     metrics = [json.loads(p.read_text()) for p in runs]
     assert [m["experiment"] for m in metrics] == ["model_a", "model_b"]
     assert [m["choices"]["budget"] for m in metrics] == ["smoke", "smoke"] and metrics[0]["choices"]["data"] == "synth"
