@@ -319,7 +319,9 @@ if __name__ == "__main__":
     print(f"\n## Home-field tests (built from the generator's operators / intensity model; mean Dice; "
           f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + home_field(root))
     print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
-    print("\n## Training-step speed levers (2-core CPU)\n\n" + step_speed(root))
+    print("\n## Training-step speed levers (2-core CPU, today's machine: AVX512-BF16, no AMX)\n\n" + step_speed(root))
+    print("\n## Training-step speed levers on the machine of the experiments\n\n"
+          + step_speed(root, "step_speed_previous_machine"))
     print("\n## Learning curves (seed 0, 4,000 steps, warmup-stable-decay, bf16)\n\n" + learning_curves(root))
     print("\n## Learning curve to 6,000 steps (seed 0, the frozen configuration)\n\n" + learning_curves(root, "learning_curves_6k"))
     print("\n## Frozen configuration, 3-seed confirmation on the real validation patients\n\n" + confirmation(root))
