@@ -2,7 +2,8 @@
 
 Instances: per-level ids where a mask has levels, 4-connected components where it does not.
 Background partitions: bands of distance (mm) to the labelled anatomy. Per-class 1D k-means clusters of the
-real intensity (used only by the disclosed ``real_clusters`` variants of the background and sub-region stages).
+real intensity, and k-means tissue classes of the real background on intensity and local texture (used only by the
+disclosed variants: ``real_clusters`` of the background and sub-region stages, ``tissue`` of the background).
 """
 
 from __future__ import annotations
@@ -65,4 +66,34 @@ def intensity_clusters(image: np.ndarray, structures: np.ndarray, k: int, iterat
             centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
         centres.sort()
         out[inside] = np.searchsorted((centres[1:] + centres[:-1]) / 2, values)
+    return out
+
+
+def tissue_classes(image: np.ndarray, structures: np.ndarray, k: int = 12, texture_px: int = 5,
+                   iterations: int = 10) -> np.ndarray:
+    """k-means (k classes, 1-16) of the real background pixels on two standardised features, intensity and local
+    texture (the std in a texture_px x texture_px window), classes 0..k-1 numbered by increasing mean intensity;
+    0 inside the labelled structures. An unsupervised segmentation of the tissue around the spine (fat, muscle,
+    bowel, organs) for the disclosed ``tissue`` background: the generator reads the class index, never an intensity."""
+    x = image.astype(np.float32)
+    mean = ndimage.uniform_filter(x, texture_px)
+    texture = np.sqrt(np.clip(ndimage.uniform_filter(x * x, texture_px) - mean * mean, 0, None))
+    inside = structures == 0
+    f = [x[inside], texture[inside]]
+    f = [(v - v.mean()) / max(float(v.std()), 1e-6) for v in f]
+    q = np.quantile(f[0], (np.arange(k) + 0.5) / k)  # initial centres: intensity quantiles, mean texture
+    centres = np.stack([q, np.zeros(k)], 1).astype(np.float32)
+
+    def nearest(c: np.ndarray) -> np.ndarray:
+        return ((f[0][:, None] - c[None, :, 0]) ** 2 + (f[1][:, None] - c[None, :, 1]) ** 2).argmin(1)
+
+    for _ in range(iterations):  # Lloyd's iterations
+        assign = nearest(centres)
+        counts = np.bincount(assign, minlength=k)
+        sums = np.stack([np.bincount(assign, weights=v, minlength=k) for v in f], 1)
+        centres = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres).astype(np.float32)
+    assign = nearest(centres)
+    rank = np.argsort(np.argsort(centres[:, 0], kind="stable"), kind="stable")  # by increasing intensity
+    out = np.zeros(structures.shape, dtype=np.uint8)
+    out[inside] = rank[assign]
     return out

@@ -176,15 +176,17 @@ def test_label_map_dataset_holds_no_image(tmp_path):
 def test_background_regions_modes(labels):
     for mode, n in (("single", 1), ("distance", 5), ("random", 3), ("distance_random", 15), ("real_clusters", 4)):
         part = BackgroundPartition(mode=mode, n_random=3)
-        params = part.sample(labels["structures"].shape[0], SIZE, torch.Generator().manual_seed(0), "cpu")
+        rng = torch.Generator().manual_seed(0)
+        params = part.sample(labels["structures"].shape[0], SIZE, rng, "cpu")
         regions = part.apply(params, labels)
         assert part.n_regions == n and regions.max() < n and regions.shape == labels["structures"].shape
-        assert (params is None) == (mode not in ("random", "distance_random"))  # only the random modes draw
+        drew = not torch.equal(rng.get_state(), torch.Generator().manual_seed(0).get_state())
+        assert drew == (mode in ("random", "distance_random"))  # only the random modes draw
 
 
 def test_every_stage_follows_the_protocol():
     g = gen()
-    stages = [g.spatial, g.background, g.contrast, g.subregions, *g.image_stages]
+    stages = [g.spatial, g.background, g.distractors, g.contrast, g.subregions, *g.image_stages]
     assert [type(s) for s in stages] == list(STAGES.values())  # SynthSeg's order
     assert all(isinstance(s, Stage) for s in stages)
 

@@ -29,7 +29,7 @@ class RealSliceDataset(Dataset):
 class LabelMapDataset(Dataset):
     """Label maps only, for Model A: the real images are not copied into this dataset at all.
 
-    Items: {"structures", "instances", "bg_distance", "clusters": (H, W), "shape": (2,)}.
+    Items: {"structures", "instances", "bg_distance", "clusters", "tissue": (H, W), "shape": (2,)}.
     """
 
     def __init__(self, slices: SliceSet) -> None:
@@ -37,6 +37,7 @@ class LabelMapDataset(Dataset):
         self.instances = slices.instances
         self.bg_distance = slices.bg_distance
         self.clusters = slices.clusters
+        self.tissue = slices.tissue
         self.shapes = slices.shapes
 
     def __len__(self) -> int:
@@ -48,6 +49,7 @@ class LabelMapDataset(Dataset):
             "instances": self.instances[i].long(),
             "bg_distance": self.bg_distance[i].long(),
             "clusters": self.clusters[i].long(),
+            "tissue": self.tissue[i].long(),
             "shape": self.shapes[i].long(),
         }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -15,7 +17,8 @@ class SliceSet:
     image: float32 (N, H, W) in [0, 1], 0 outside the slice. structures: uint8 (N, H, W) classes.
     instances: int16 (N, H, W). bg_distance: uint8 (N, H, W) band index of the distance to the spine
     (background only, the farthest band outside the slice). clusters: uint8 (N, H, W) 1D k-means cluster of
-    the real intensity within each pixel's class. shapes: int32 (N, 2) slice sizes (h, w) in pixels.
+    the real intensity within each pixel's class. tissue: uint8 (N, H, W) k-means tissue class of the real
+    background (``labels.tissue_classes``; 0 inside the structures). shapes: int32 (N, 2) slice sizes (h, w) in pixels.
     annotated: bool (N, 3) per foreground structure. spacing_mm: the working spacing.
     """
 
@@ -24,6 +27,7 @@ class SliceSet:
     instances: torch.Tensor
     bg_distance: torch.Tensor
     clusters: torch.Tensor
+    tissue: torch.Tensor
     shapes: torch.Tensor
     annotated: torch.Tensor
     patient_ids: list[str]
@@ -56,7 +60,7 @@ class SliceSet:
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {f.name: getattr(self, f.name) for f in fields(self)}
         state["image"] = self.image.half()
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: parallel runs may build the same cache
         torch.save(state, tmp)
         tmp.replace(path)
 

@@ -19,7 +19,7 @@ from spine_synthseg.errors import DataError
 log = logging.getLogger(__name__)
 
 FORMATS = ("png_folder", "spider_mha")
-CACHE_VERSION = 4  # bump when preprocessing code changes what it writes (4: 1D k-means by sorted midpoints)
+CACHE_VERSION = 5  # bump when preprocessing code changes what it writes (5: background tissue classes)
 
 
 @dataclass(frozen=True)

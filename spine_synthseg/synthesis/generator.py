@@ -1,6 +1,7 @@
 """SpineSynthGenerator: label map -> random MRI, stages in SynthSeg's order.
 
-  spatial (labels, nearest) -> background partition -> GMM intensities per label -> structure sub-regions ->
+  spatial (labels, nearest) -> background partition -> distractors -> GMM intensities per label -> structure
+  sub-regions ->
   bias field ->
   normalise + gamma -> noise -> motion -> resolution (blur sigma = 0.75 r, down, up)
 
@@ -23,6 +24,7 @@ from spine_synthseg.errors import ConfigError
 from spine_synthseg.labels import background_distance_bands, connected_component_instances
 from spine_synthseg.synthesis.background import BackgroundPartition
 from spine_synthseg.synthesis.bias import RandomBiasField
+from spine_synthseg.synthesis.distractors import RandomDistractors
 from spine_synthseg.synthesis.gamma import RandomGamma, minmax
 from spine_synthseg.synthesis.gmm import RandomGMM, generation_labels
 from spine_synthseg.synthesis.motion import RandomMotion
@@ -33,10 +35,11 @@ from spine_synthseg.synthesis.spatial import RandomSpatial
 from spine_synthseg.synthesis.subregions import StructureSubregions
 
 # stage name (= config key under `synth`) -> default class, in application order
-STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "contrast": RandomGMM,
+STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "distractors": RandomDistractors,
+          "contrast": RandomGMM,
           "subregions": StructureSubregions, "bias": RandomBiasField, "gamma": RandomGamma, "noise": RandomNoise, "motion": RandomMotion,
           "resolution": RandomResolution}
-LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters")
+LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters", "tissue")
 
 
 @dataclass
@@ -57,7 +60,7 @@ class SpineSynthGenerator:
     """
 
     def __init__(self, spatial: RandomSpatial | None = None, background: BackgroundPartition | None = None,
-                 contrast: RandomGMM | None = None, subregions: StructureSubregions | None = None,
+                 contrast: RandomGMM | None = None, distractors: RandomDistractors | None = None, subregions: StructureSubregions | None = None,
                  bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
                  noise: RandomNoise | None = None, motion: RandomMotion | None = None,
                  resolution: RandomResolution | None = None, spacing_mm: float = 1.5,
@@ -66,7 +69,8 @@ class SpineSynthGenerator:
         self.output_percentiles = None if output_percentiles is None else \
             check_interval("synth.output_percentiles", output_percentiles, 0, 100)
         self.spatial = spatial or RandomSpatial(spacing_mm=self.spacing_mm)
-        self.background = background or BackgroundPartition()
+        self.background = background or BackgroundPartition(spacing_mm=self.spacing_mm)
+        self.distractors = distractors or RandomDistractors(spacing_mm=self.spacing_mm)
         self.contrast = copy.copy(contrast or RandomGMM())
         self.contrast.n_background = self.background.n_regions  # generation labels: background regions first
         self.subregions = subregions or StructureSubregions(spacing_mm=self.spacing_mm)
@@ -87,8 +91,8 @@ class SpineSynthGenerator:
     def generate_batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> SynthOutput:
         """Synthesise a batch from label maps on any device.
 
-        batch: "structures" (B, H, W) classes, "instances" (B, H, W) ids, and "bg_distance" / "clusters"
-        (B, H, W) when the background mode or the sub-region mode (real_clusters) needs them. Returns images and the deformed structure labels.
+        batch: "structures" (B, H, W) classes, "instances" (B, H, W) ids, and "bg_distance" / "clusters" /
+        "tissue" (B, H, W) when the background mode, the distractors or the sub-region mode (real_clusters) need them. Returns images and the deformed structure labels.
         """
         if "image" in batch:
             raise RuntimeError("generate_batch got a batch with an image: the generator must only see label maps.")
@@ -102,6 +106,11 @@ class SpineSynthGenerator:
         regions = self.background.apply(self.background.sample(b, size, generator, dev), batch)
         labels = generation_labels(batch["structures"], batch["instances"], regions, self.background.n_regions,
                                    self.contrast.max_instances)
+        if self.distractors.enabled:
+            if "bg_distance" not in batch:
+                raise ConfigError("synth.distractors needs the batch key 'bg_distance'; use label maps from a SliceSet.")
+            params = self.distractors.sample(b, size, generator, dev)
+            labels = self.distractors.apply(params, labels, batch["structures"], batch["bg_distance"])
         image = self.contrast.apply(self.contrast.sample(b, size, generator, dev), labels, generator)
         if self.subregions.enabled:
             params = self.subregions.sample(b, size, generator, dev)
@@ -143,6 +152,7 @@ class SpineSynthGenerator:
             "instances": torch.as_tensor(inst).long()[None],
             "bg_distance": torch.from_numpy(background_distance_bands(s_np, self.spacing_mm)).long()[None],
             "clusters": torch.zeros_like(labels).long()[None],
+            "tissue": torch.zeros_like(labels).long()[None],
         }
         batch = {k: v.to(device) for k, v in batch.items()}
         return self.generate_batch(batch, generator).image[0, 0]

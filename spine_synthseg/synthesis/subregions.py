@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from spine_synthseg.errors import ConfigError
+from spine_synthseg.synthesis.background import majority
 from spine_synthseg.synthesis.sampling import check_interval, check_range, normal, uniform
 
 TEXTURE_GRID = 6
@@ -46,16 +47,21 @@ class StructureSubregions:
     """mode: anatomy | real_clusters. width_mm: [a, b] rim width in mm (0-10). *_factor: [a, b] intensity factors
     (0-2). prob: probability of each class's split per image (0-1; 0 with texture_std 0 disables the stage).
     texture_std: std of the log texture (0-1). n_clusters: k of the real-intensity clusters (= preprocess.n_clusters,
-    real_clusters only). spacing_mm: working pixel spacing (mm)."""
+    real_clusters only). smooth_px: majority-vote window smoothing the cluster map (real_clusters; 0 or 1: off, odd
+    up to 15). spacing_mm: working pixel spacing (mm)."""
 
     def __init__(self, prob: float = 0.0, width_mm=(1.5, 4.5), vertebra_rim_factor=(0.3, 0.9),
                  disc_core_factor=(0.6, 1.4), canal_core_factor=(0.4, 1.1), texture_std: float = 0.0,
-                 spacing_mm: float = 1.5, mode: str = "anatomy", cluster_factor=(0.5, 1.5), n_clusters: int = 4):
+                 spacing_mm: float = 1.5, mode: str = "anatomy", cluster_factor=(0.5, 1.5), n_clusters: int = 4,
+                 smooth_px: int = 0):
         if mode not in MODES:
             raise ConfigError(f"synth.subregions.mode={mode!r} is not one of {MODES}.")
         self.mode = mode
         self.cluster_factor = check_interval("synth.subregions.cluster_factor", cluster_factor, 0, 2)
         self.n_clusters = int(check_range("synth.subregions.n_clusters", n_clusters, 1, 16))
+        self.smooth_px = int(check_range("synth.subregions.smooth_px", smooth_px, 0, 15))
+        if self.smooth_px > 1 and self.smooth_px % 2 == 0:
+            raise ConfigError(f"synth.subregions.smooth_px={smooth_px} must be odd (or 0 for no smoothing).")
         self.prob = check_range("synth.subregions.prob", prob, 0, 1)
         self.width_mm = check_interval("synth.subregions.width_mm", width_mm, 0, 10)
         self.factor_ranges = [check_interval(f"synth.subregions.{k}", v, 0, 2) for k, v in
@@ -102,6 +108,7 @@ class StructureSubregions:
             if int(clusters.max()) >= self.n_clusters:
                 raise ConfigError(f"A cluster map has index {int(clusters.max())} >= synth.subregions.n_clusters "
                                   f"({self.n_clusters}); set it to the preprocessing k (PreprocessConfig.n_clusters, 4 by default).")
+            clusters = majority(clusters, self.n_clusters, self.smooth_px)
             index = (structures.clamp_min(1) - 1) * self.n_clusters + clusters  # (B, H, W) into the (3 x k) table
             per_pixel = params.factors.flatten(1).gather(1, index.flatten(1)).view_as(structures)
             factor = torch.where(structures > 0, per_pixel, torch.ones_like(per_pixel))[:, None]

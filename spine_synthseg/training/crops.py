@@ -5,22 +5,30 @@ For each slice of size (h, w) on its canvas and a crop of size (ch, cw):
     over every crop position inside the slice);
   with probability foreground_prob (nnU-Net: 1/3): a foreground pixel (r, c) is drawn uniformly and the crop
     is centred on it, then shifted to lie inside the slice.
+  with probability background_prob: the crop with the least foreground among 8 uniform candidates (crops with
+    little or no spine: "Search wide, focus deep", arXiv 2410.20532).
 A slice smaller than the crop is taken whole, padded with the canvas padding (zeros).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from spine_synthseg.synthesis.sampling import check_range
 
 
 class RandomCrop:
-    """size: (H, W) crop in pixels. foreground_prob: share of crops forced to contain foreground (0-1)."""
+    """size: (H, W) crop in pixels. foreground_prob: share of crops forced to contain foreground (0-1).
+    background_prob: share of crops with the least foreground of N_CANDIDATES (0-1, foreground_prob +
+    background_prob <= 1)."""
 
-    def __init__(self, size: tuple[int, int], foreground_prob: float = 1 / 3):
+    N_CANDIDATES = 8
+
+    def __init__(self, size: tuple[int, int], foreground_prob: float = 1 / 3, background_prob: float = 0.0):
         self.size = (int(size[0]), int(size[1]))
         self.foreground_prob = check_range("data.crop_foreground_prob", foreground_prob, 0, 1)
+        self.background_prob = check_range("data.crop_background_prob", background_prob, 0, 1 - self.foreground_prob)
 
     def sample(self, shapes: torch.Tensor, structures: torch.Tensor, generator=None) -> torch.Tensor:
         """(B, 2) top-left corners for slices of sizes `shapes` (B, 2) with labels (B, H, W) on the canvas."""
@@ -33,8 +41,25 @@ class RandomCrop:
         pick = torch.multinomial(fg + (~has_fg)[:, None].float(), 1, generator=generator)[:, 0]  # any pixel if none
         centre = torch.stack([pick // structures.shape[-1], pick % structures.shape[-1]], 1)
         centred = (centre - crop // 2).clamp_min(0).minimum(room)
-        forced = (torch.rand((b, 1), generator=generator, device=dev) < self.foreground_prob) & has_fg[:, None]
-        return torch.where(forced, centred, uniform)
+        u = torch.rand((b, 1), generator=generator, device=dev)
+        forced = (u < self.foreground_prob) & has_fg[:, None]
+        corners = torch.where(forced, centred, uniform)
+        if self.background_prob == 0:
+            return corners
+        empty = (u >= self.foreground_prob) & (u < self.foreground_prob + self.background_prob)
+        return torch.where(empty, self._least_foreground(room, structures, generator), corners)
+
+    def _least_foreground(self, room: torch.Tensor, structures: torch.Tensor, generator=None) -> torch.Tensor:
+        """(B, 2) the corner with the least foreground among N_CANDIDATES uniform corners (integral image)."""
+        b, n, (ch, cw) = room.shape[0], self.N_CANDIDATES, self.size
+        cand = (torch.rand((b, n, 2), generator=generator, device=room.device) * (room[:, None] + 1)).floor().long()
+        cand = cand.minimum(room[:, None])
+        ii = F.pad((structures > 0).long().cumsum(1).cumsum(2), (1, 0, 1, 0))  # (B, H + 1, W + 1)
+        r0, c0 = cand[..., 0], cand[..., 1]
+        r1, c1 = (r0 + ch).clamp_max(structures.shape[1]), (c0 + cw).clamp_max(structures.shape[2])
+        at = lambda r, c: ii.flatten(1).gather(1, r * ii.shape[2] + c)  # noqa: E731
+        count = at(r1, c1) - at(r0, c1) - at(r1, c0) + at(r0, c0)  # (B, n) foreground pixels per candidate
+        return cand[torch.arange(b, device=room.device), count.argmin(1)]
 
     def apply(self, corners: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Crops (B, ..., ch, cw) of x (B, ..., H, W) at `corners` (B, 2)."""

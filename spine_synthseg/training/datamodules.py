@@ -25,7 +25,7 @@ from spine_synthseg.training.augmentation import NnUNetIntensityAugmentation
 from spine_synthseg.training.crops import RandomCrop
 
 log = logging.getLogger(__name__)
-LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters")
+LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters", "tissue")
 
 
 def _as_is(item: dict) -> dict:
@@ -49,14 +49,15 @@ class SpineDataModule(pl.LightningDataModule):
 
     source / preprocess / split: see conf/data. output_dir: where splits.json is written. monitor: the
     validation metric that selects this model's checkpoint (one of ``val_sets``). crop_foreground_prob: share
-    of training crops forced to contain foreground (nnU-Net: 1/3).
+    of training crops forced to contain foreground (nnU-Net: 1/3). crop_background_prob: share of crops with the
+    least foreground of 8 candidates (``crops.RandomCrop``).
     """
 
     val_sets: list[str] = ["val_real"]
 
     def __init__(self, source: dict, preprocess: dict, split: dict, cache_dir: str | None, output_dir: str,
                  batch_size: int = 8, num_workers: int = 0, seed: int = 0, monitor: str = "val_real/dice_mean",
-                 crop_foreground_prob: float = 1 / 3):
+                 crop_foreground_prob: float = 1 / 3, crop_background_prob: float = 0.0):
         super().__init__()
         if batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size} must be >= 1.")
@@ -67,7 +68,7 @@ class SpineDataModule(pl.LightningDataModule):
         self.source, self.preprocess, self.split = dict(source), dict(preprocess), dict(split)
         self.cache_dir, self.output_dir = cache_dir, Path(output_dir)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
-        self.crop = RandomCrop(tuple(self.preprocess["size"]), crop_foreground_prob)
+        self.crop = RandomCrop(tuple(self.preprocess["size"]), crop_foreground_prob, crop_background_prob)
         self.splits: dict[str, list[str]] | None = None
         self._rng: dict[str, torch.Generator] = {}
 

@@ -9,6 +9,7 @@ device, ``budget`` for the steps).
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from pathlib import Path
 
@@ -32,6 +33,17 @@ def build_module(cfg: DictConfig, datamodule) -> SegmentationModule:
     datamodule.setup("fit")
     return instantiate(cfg.module, train_source=datamodule.train_source, val_sets=list(datamodule.val_sets),
                        splits=datamodule.split_record)
+
+
+def code_version() -> str:
+    """The git commit of the code that trained the run ("+dirty" with uncommitted changes; "unknown" outside git)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        run = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True, check=True).stdout
+        commit = run("rev-parse", "--short", "HEAD").strip()
+        return commit + ("+dirty" if run("status", "--porcelain", "--untracked-files=no").strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def _one(callbacks: list, kind: type):
@@ -67,6 +79,7 @@ def train(cfg: DictConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(int(cfg.seed), workers=True)
+    commit = code_version()  # of the code that starts the run
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out / "config_resolved.yaml", resolve=True)
@@ -90,7 +103,7 @@ def train(cfg: DictConfig) -> dict:
     choices = to_dict(cfg.get("choices"))
     metrics = {
         "run_name": cfg.run_name, "experiment": choices.get("experiment"), "choices": choices,
-        "train_source": datamodule.train_source, "seed": int(cfg.seed), "precision": str(trainer.precision),
+        "train_source": datamodule.train_source, "seed": int(cfg.seed), "commit": commit, "precision": str(trainer.precision),
         "max_steps": int(cfg.trainer.max_steps), "batch_size": int(cfg.data.batch_size),
         "train_seconds": round(train_s, 1), "train_images_per_s": speed.images_per_s if speed else None,
         "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "monitor": checkpoint.monitor,

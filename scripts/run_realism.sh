@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Realism against randomisation (results/realism/): every variant is an experiment file (conf/experiment/realism/),
+# trained at the sweep budget and scored on the two validation axes only (the validation and shift_validation
+# families: never a test). Finished runs (metrics.json) and scored runs (eval_val/summary.json) are skipped, so
+# every stage resumes. WORKERS processes run side by side, THREADS torch threads each (default 2 x 1 on 2 cores).
+#   bash scripts/run_realism.sh screen [SEEDS]   # train every realism/*.yaml (default seeds "0 1")
+#   bash scripts/run_realism.sh strength         # realism_strength/strength at strength=0,0.25,0.5,0.75,1, seed 0
+#   bash scripts/run_realism.sh score            # score every trained run on both validation axes
+#   bash scripts/run_realism.sh collect          # -> results/realism/screening.csv and the front plot
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STAGE=${1:-screen}
+SEEDS=${2:-"0 1"}
+OUT=${REALISM_OUT:-outputs/realism}
+WORKERS=${WORKERS:-2}
+THREADS=${THREADS:-1}
+case "$STAGE" in screen|strength|score|collect) ;;
+  *) echo "error: unknown stage $STAGE; use screen, strength, score or collect" >&2; exit 2;; esac
+variants() { for f in conf/experiment/realism/*.yaml; do basename "$f" .yaml; done; }
+train_job() {  # "experiment seed folder [overrides...]": train once
+  set -- $1
+  [ -f "$3/metrics.json" ] || python3 run.py experiment="$1" seed="$2" threads="$THREADS" \
+    evaluate_after_fit=false hydra.run.dir="$3" "${@:4}" > /dev/null
+}
+score_job() {  # run folder: both validation axes, once
+  [ -f "$1/eval_val/summary.json" ] || python3 run.py mode=evaluate "evaluation.tests=[validation,shift_validation]" \
+    threads="$THREADS" evaluation.checkpoints.model_a="$1/checkpoints/best.ckpt" hydra.run.dir="$1/eval_val" > /dev/null
+}
+export -f train_job score_job; export THREADS
+if [ "$STAGE" = screen ]; then
+  for s in $SEEDS; do for v in $(variants); do echo "realism/$v $s $OUT/$v/seed$s"; done; done \
+    | xargs -P "$WORKERS" -I{} bash -c 'train_job "{}"'
+fi
+if [ "$STAGE" = strength ]; then
+  for x in 0 0.25 0.5 0.75 1; do echo "realism_strength/strength 0 $OUT/strength_$x/seed0 strength=$x"; done \
+    | xargs -P "$WORKERS" -I{} bash -c 'train_job "{}"'
+fi
+if [ "$STAGE" = score ]; then
+  for m in "$OUT"/*/seed*/metrics.json; do dirname "$m"; done | xargs -P "$WORKERS" -I{} bash -c 'score_job "{}"'
+fi
+if [ "$STAGE" = collect ]; then
+  python3 scripts/collect.py realism results/realism "$OUT"
+fi
