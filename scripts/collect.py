@@ -181,6 +181,37 @@ def compare(old_dir: Path, new_dir: Path, out: Path, boot) -> None:
     print(f"written {out} ({len(rows)} rows)")
 
 
+def realism(results: Path, runs: Path, baseline: str | None, name: str, boot) -> None:
+    from spine_synthseg.evaluation import axes
+    from spine_synthseg.evaluation.figures import front_plot
+
+    trained = sorted(p.parent for p in runs.glob("*/seed*/metrics.json"))
+    if not trained:
+        raise DataError(f"No <variant>/seed<k>/metrics.json under {runs}; train the runs first "
+                        "(bash scripts/run_realism.sh screen).")
+    unscored = [str(p) for p in trained if not (p / "eval_val" / "metrics.csv").is_file()]
+    if unscored:
+        raise DataError(f"{len(unscored)} runs are not scored on the validation axes ({unscored[:3]} ...); "
+                        "run bash scripts/run_realism.sh score.")
+    long, rows = [], []
+    for run in trained:
+        meta = json.loads((run / "metrics.json").read_text())
+        variant = run.parent.name
+        one = axes.relabel(c.evaluation_long(run / "eval_val"), variant, meta["seed"])
+        long += one
+        rows.append({"variant": variant, "experiment": meta.get("experiment"), "seed": meta["seed"],
+                     "steps": meta["max_steps"], "commit": meta.get("commit", "unknown"),
+                     "strength": meta.get("strength"), "train_seconds": meta["train_seconds"],
+                     **axes.run_values(one)})
+    results.mkdir(parents=True, exist_ok=True)
+    c.write_csv(results / f"{name}.csv", rows)
+    c.write_csv(results / f"{name}_per_patient.csv", long)
+    summary = axes.summarise_axes(long, baseline, *boot)
+    c.write_csv(results / f"{name}_summary.csv", summary)
+    front_plot(summary, results / f"{name}_front.png", f"{name}: {len(rows)} runs, {len(summary)} variants")
+    print(f"written {results}/{name}.csv ({len(rows)} runs), {name}_summary.csv, {name}_front.png")
+
+
 def main() -> None:
     argv = sys.argv[1:]
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -206,6 +237,11 @@ def main() -> None:
     p = sub.add_parser("compare")
     for name in ("old", "new", "out"):
         p.add_argument(name, type=Path)
+    p = sub.add_parser("realism")
+    p.add_argument("results", type=Path)
+    p.add_argument("runs", type=Path)
+    p.add_argument("--baseline")
+    p.add_argument("--name", default="screening")
     p = sub.add_parser("curves")
     p.add_argument("prefix", type=Path)
     p.add_argument("runs", type=Path, nargs="+")
@@ -223,6 +259,8 @@ def main() -> None:
             evaluations(args.out, args.labelled, args.seed, boot)
         elif args.command == "qc":
             quality(args.out, args.validation, args.test)
+        elif args.command == "realism":
+            realism(args.results, args.runs, args.baseline, args.name, boot)
         elif args.command == "runs":
             runs_table(args.out, args.named, args.baseline, boot)
         else:

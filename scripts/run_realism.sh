@@ -6,7 +6,9 @@
 #   bash scripts/run_realism.sh screen [SEEDS]   # train every realism/*.yaml (default seeds "0 1")
 #   bash scripts/run_realism.sh strength         # realism_strength/strength at strength=0,0.25,0.5,0.75,1, seed 0
 #   bash scripts/run_realism.sh score            # score every trained run on both validation axes
-#   bash scripts/run_realism.sh collect          # -> results/realism/screening.csv and the front plot
+#   bash scripts/run_realism.sh optuna           # the two-objective study (scripts/optuna_realism.py), 20 trials
+#   bash scripts/run_realism.sh collect          # -> results/realism/screening*.csv, strength*.csv, front plots
+Training stages score each run as soon as it is trained.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:-screen}
@@ -14,13 +16,14 @@ SEEDS=${2:-"0 1"}
 OUT=${REALISM_OUT:-outputs/realism}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
-case "$STAGE" in screen|strength|score|collect) ;;
-  *) echo "error: unknown stage $STAGE; use screen, strength, score or collect" >&2; exit 2;; esac
+case "$STAGE" in screen|strength|score|optuna|collect) ;;
+  *) echo "error: unknown stage $STAGE; use screen, strength, score, optuna or collect" >&2; exit 2;; esac
 variants() { for f in conf/experiment/realism/*.yaml; do basename "$f" .yaml; done; }
 train_job() {  # "experiment seed folder [overrides...]": train once
   set -- $1
   [ -f "$3/metrics.json" ] || python3 run.py experiment="$1" seed="$2" threads="$THREADS" \
     evaluate_after_fit=false hydra.run.dir="$3" "${@:4}" > /dev/null
+  score_job "$3"
 }
 score_job() {  # run folder: both validation axes, once
   [ -f "$1/eval_val/summary.json" ] || python3 run.py mode=evaluate "evaluation.tests=[validation,shift_validation]" \
@@ -38,6 +41,17 @@ fi
 if [ "$STAGE" = score ]; then
   for m in "$OUT"/*/seed*/metrics.json; do dirname "$m"; done | xargs -P "$WORKERS" -I{} bash -c 'score_job "{}"'
 fi
+if [ "$STAGE" = optuna ]; then
+  for w in $(seq 1 "$WORKERS"); do
+    python3 scripts/optuna_realism.py run --trials 20 --threads "$THREADS" --sampler-seed "$w" & sleep 20
+  done
+  wait
+  python3 scripts/optuna_realism.py export
+fi
 if [ "$STAGE" = collect ]; then
-  python3 scripts/collect.py realism results/realism "$OUT"
+  mkdir -p "$OUT/_screen" "$OUT/_strength"
+  for d in "$OUT"/*/; do n=$(basename "$d"); case "$n" in _*) ;; strength_*) ln -sfn "$(realpath "$d")" "$OUT/_strength/$n";;
+    *) ln -sfn "$(realpath "$d")" "$OUT/_screen/$n";; esac; done
+  python3 scripts/collect.py realism results/realism "$OUT/_screen" --baseline baseline --name screening
+  python3 scripts/collect.py realism results/realism "$OUT/_strength" --name strength
 fi

@@ -48,7 +48,9 @@ def test_cases_hold_only_test_patients_and_unchanged_labels(tmp_path, data_root)
             assert case.image(0).shape == standard.image(0).shape
     tse = next(c for c in cases if c.variant == "t2_tse")
     n_tse = len(list((data_root / "spider_t2tse" / "images").glob("*.png")))
-    assert len(tse.records) == n_tse and 0 < sum(r.annotated[2] for r in tse.records) < n_tse
+    held_out = set(cfg.evaluation.tse_shift_validation.series)
+    assert not {r.patient_id for r in tse.records} & held_out  # the shift-validation third is not a test
+    assert len(tse.records) == n_tse - 18 and 0 < sum(r.annotated[2] for r in tse.records) < len(tse.records)
     mid = next(c for c in cases if c.variant == "t2_tse_mid")
     assert 0 < len(mid.records) < sum(r.annotated[2] for r in tse.records)  # labelled canal area, not any pixel
     external = [c for c in cases if c.test == "external"]
@@ -87,15 +89,38 @@ def test_validation_and_dixon_families_hold_their_own_patients(tmp_path, data_ro
     cfg = compose_cfg(tmp_path, ["evaluation.max_patients=null",
                                  "evaluation.tests=[validation,shift_validation,external_dixon,standard]"])
     cases, info = build_cases(cfg)
-    by_test = {c.test: c for c in cases}
-    assert {r.patient_id for r in by_test["validation"].records} == set(info["val_patients"])
+    by_test = {(c.test, c.variant): c for c in cases}
+    assert {r.patient_id for r in by_test["validation", "t2_space"].records} == set(info["val_patients"])
     assert not set(info["val_patients"]) & set(info["test_patients"])
     meta = json.loads((data_root / "external_dixon" / "dataset.json").read_text())
-    shift = {r.patient_id for r in by_test["shift_validation"].records}
-    test = {r.patient_id for r in by_test["external_dixon"].records}
+    shift = {r.patient_id for r in by_test["shift_validation", "dixon_water"].records}
+    test = {r.patient_id for r in by_test["external_dixon", "dixon_water"].records}
     assert shift == set(meta["shift_validation_subjects"]) and test == set(meta["test_subjects"])
     assert len(shift) == 12 and len(test) == 24 and not shift & test
-    assert by_test["external_dixon"].scoring == by_test["shift_validation"].scoring == "bodies"
+    assert by_test["external_dixon", "dixon_water"].scoring == by_test["shift_validation", "dixon_water"].scoring == "bodies"
+    tse = by_test["shift_validation", "t2_tse"]
+    assert {r.patient_id for r in tse.records} == set(cfg.evaluation.tse_shift_validation.series)
+    assert tse.scoring == "structures" and len(tse.records) == 18
+
+
+def test_tse_shift_validation_third_is_the_committed_stratified_draw(tmp_path, data_root):
+    from spine_synthseg.config import to_dict
+    from spine_synthseg.data.catalog import load_native
+    from spine_synthseg.evaluation.cases import draw_shift_validation_series, mid_sagittal, tse_parts
+
+    cfg = compose_cfg(tmp_path, [])
+    ev = cfg.evaluation
+    records = load_native(to_dict(ev.shift_source))
+    committed = list(ev.tse_shift_validation.series)
+    assert draw_shift_validation_series(records, ev.mid_sagittal_canal_mm2, ev.tse_shift_validation.seed) == committed
+    mid = {r.patient_id for r in mid_sagittal(records, ev.mid_sagittal_canal_mm2)}
+    series = {r.patient_id for r in records}
+    assert len(set(committed) & mid) == round(len(mid) / 3)  # a third of the mid-sagittal series
+    assert len(set(committed) - mid) == round(len(series - mid) / 3)
+    val, test = tse_parts(records, committed)
+    assert len(val) + len(test) == len(records) and not {r.patient_id for r in val} & {r.patient_id for r in test}
+    with pytest.raises(DataError, match="draw_tse_shift_validation"):
+        tse_parts(records, ["9999"])
 
 
 def test_guard_refuses_training_and_validation_patients(tmp_path, data_root):

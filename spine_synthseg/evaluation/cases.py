@@ -2,11 +2,12 @@
 
 Families (``evaluation.tests``):
   validation      the T2 SPACE validation patients of the run's split: for choosing settings, never a test.
-  shift_validation  external_dixon's shift-validation subjects (water images, vertebral bodies only): for
-                  choosing settings on a shifted contrast, never a test.
+  shift_validation  for choosing settings under shift, never a test: external_dixon's shift-validation subjects
+                  (dixon_water: water images, vertebral bodies only) and a third of the T2 TSE series (t2_tse:
+                  ``evaluation.tse_shift_validation``, drawn once by ``draw_shift_validation_series``).
   standard        T2 SPACE test patients (in-domain).
-  protocol_shift  SPIDER T2 TSE: every slice (t2_tse), and the mid-sagittal ones (t2_tse_mid: labelled canal
-                  area >= mid_sagittal_canal_mm2).
+  protocol_shift  SPIDER T2 TSE outside the shift-validation third: every slice (t2_tse), and the mid-sagittal
+                  ones (t2_tse_mid: labelled canal area >= mid_sagittal_canal_mm2).
   external        external_vb, other hospitals, vertebral bodies only: t1_like and t2_like appearance (scored
                   with ``body_metrics``). Test only.
   external_dixon  external_dixon's test subjects: 3 T gradient-echo water images (MyoSegmenTUM), vertebral
@@ -107,6 +108,30 @@ def mid_sagittal(records: list[SliceRecord], min_canal_mm2: float) -> list[Slice
             and (r.structures == CANAL).sum() * r.spacing_mm[0] * r.spacing_mm[1] >= min_canal_mm2]
 
 
+def draw_shift_validation_series(records: list[SliceRecord], min_canal_mm2: float, seed: int,
+                                 fraction: float = 1 / 3) -> list[str]:
+    """A fraction of the series (patient ids), drawn with a fixed seed, stratified: that fraction of the series
+    holding a mid-sagittal slice (``mid_sagittal``) and of the others (rounded), sorted. Drawn once; the list is
+    committed in ``evaluation.tse_shift_validation`` (scripts/draw_tse_shift_validation.py)."""
+    mid = {r.patient_id for r in mid_sagittal(records, min_canal_mm2)}
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for stratum in (sorted(mid), sorted({r.patient_id for r in records} - mid)):
+        chosen += rng.choice(stratum, size=round(fraction * len(stratum)), replace=False).tolist()
+    return sorted(chosen)
+
+
+def tse_parts(records: list[SliceRecord], series: list[str]) -> tuple[list[SliceRecord], list[SliceRecord]]:
+    """(shift-validation slices, test slices) of the T2 TSE records; an unknown series id is a DataError."""
+    known = {r.patient_id for r in records}
+    missing = sorted(set(series) - known)
+    if missing:
+        raise DataError(f"evaluation.tse_shift_validation.series names series {missing} that the T2 TSE "
+                        "folder does not hold; redraw the list with scripts/draw_tse_shift_validation.py.")
+    chosen = set(series)
+    return [r for r in records if r.patient_id in chosen], [r for r in records if r.patient_id not in chosen]
+
+
 def first_patients(records: list[SliceRecord], n: int | None) -> list[SliceRecord]:
     """The slices of the first n patients (sorted ids); all for None. For quick smoke evaluations only."""
     if not n:
@@ -147,10 +172,14 @@ def build_cases(cfg: DictConfig, split: dict | None = None) -> tuple[list[EvalCa
             dixon = to_dict(ev.dixon_source)
             records = first_patients(load_native(dixon, dixon_subjects(dixon, family)), limit)
             cases.append(EvalCase(family, "dixon_water", records, scoring="bodies"))
+    if "shift_validation" in ev.tests or "protocol_shift" in ev.tests:
+        tse_val, tse_test = tse_parts(load_native(to_dict(ev.shift_source)), list(ev.tse_shift_validation.series))
+    if "shift_validation" in ev.tests:
+        cases.append(EvalCase("shift_validation", "t2_tse", first_patients(tse_val, limit)))
     if "standard" in ev.tests:
         cases.append(EvalCase("standard", "t2_space", test))
     if "protocol_shift" in ev.tests:
-        tse = first_patients(load_native(to_dict(ev.shift_source)), limit)
+        tse = first_patients(tse_test, limit)
         if window:
             tse = [crop_to_labels(r, tuple(window)) for r in tse]
         cases.append(EvalCase("protocol_shift", "t2_tse", tse))

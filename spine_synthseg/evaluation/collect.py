@@ -142,16 +142,29 @@ def two_level_bootstrap(arrays: Sequence[np.ndarray], signs: Sequence[float], n_
     if n_patients == 0:
         return float("nan"), float("nan"), float("nan")
     estimate = float(sum(s * np.nanmean(_nanmean(a, 0)) for a, s in zip(arrays, signs)))
-    rng = np.random.default_rng(seed)
+    draws = bootstrap_draws(arrays, signs, n_boot, np.random.default_rng(seed))
+    return (estimate, *percentile_ci(draws, confidence))
+
+
+def bootstrap_draws(arrays: Sequence[np.ndarray], signs: Sequence[float], n_boot: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The n_boot draws of ``two_level_bootstrap`` (patients resampled once for all arrays, then each array's
+    seeds), for statistics that combine independent draws (e.g. the mean of two shift-validation sets)."""
+    n_patients = arrays[0].shape[1]
     cols = rng.integers(0, n_patients, size=(n_boot, n_patients))
     draws = np.zeros(n_boot)
     for a, s in zip(arrays, signs):
         rows = rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))
         resampled = a[rows[:, :, None], cols[:, None, :]]  # (n_boot, seeds, patients)
         draws += s * _nanmean(_nanmean(resampled, 1), 1)
+    return draws
+
+
+def percentile_ci(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of bootstrap draws at `confidence`."""
     alpha = (1 - confidence) / 2
     lo, hi = np.nanquantile(draws, [alpha, 1 - alpha])
-    return estimate, float(lo), float(hi)
+    return float(lo), float(hi)
 
 
 def seed_sd(a: np.ndarray) -> float:

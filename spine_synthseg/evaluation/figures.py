@@ -1,4 +1,5 @@
-"""Figures of an evaluation: Dice vs resolution, Dice per test, best / worst overlays per model and test."""
+"""Figures of an evaluation: Dice vs resolution, Dice per test, best / worst overlays per model and test; the
+two-axis front of a realism screen."""
 
 from __future__ import annotations
 
@@ -114,3 +115,27 @@ def write_figures(summary, rows, cases, predictions, out: Path, n_overlays: int)
     _bar_chart(summary, out / "dice_per_test.png")
     if n_overlays > 0:
         _overlays(rows, cases, predictions, summary["models"], out, n_overlays)
+
+
+def front_plot(summary: list[dict], path: Path, title: str) -> None:
+    """Each variant on the two validation axes (``axes.summarise_axes`` rows): mean with its 95 % CI on both axes,
+    the front (non-dominated variants) joined by a line, labels beside the points."""
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for i, r in enumerate(summary):
+        x, y = r["in_domain"], r["shift"]
+        xerr = [[x - r["in_domain_ci_low"]], [r["in_domain_ci_high"] - x]]
+        yerr = [[y - r["shift_ci_low"]], [r["shift_ci_high"] - y]]
+        colour = "C3" if r["on_front"] else "0.45"
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colour, ecolor=colour, alpha=0.8, capsize=2, ms=5)
+        ax.annotate(f"{r['variant']} ({r['n_seeds']})", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    front = sorted((r["in_domain"], r["shift"]) for r in summary if r["on_front"])
+    if len(front) > 1:
+        ax.plot(*zip(*front), "-", color="C3", alpha=0.5, lw=1, label="front (non-dominated)")
+        ax.legend(loc="lower left", fontsize=8)
+    ax.set_xlabel("in-domain: mean Dice, T2 SPACE validation patients")
+    ax.set_ylabel("shift: mean of Dixon vb_dice and T2 TSE mean Dice (shift-validation)")
+    ax.set_title(f"{title}\n(95 % CIs over patients and seeds; (n) = seeds)", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
