@@ -1,5 +1,5 @@
 """Two-objective Optuna study over the generator's main ranges (conf/search/realism.yaml): each trial trains Model A
-(experiment=realism/baseline + the trial's overrides, seed 0, the screen's budget), scores it on both validation
+(experiment=realism_optuna/trial + the trial's overrides: 250 steps, seed 0), scores it on both validation
 axes (never a test) and reports (in_domain, shift). Optuna directly (Hydra's Optuna sweeper 1.3.0 fails to import
 with the pinned Optuna: "Unexpected type annotation: Set[str]"). The sqlite storage is committed, so the study
 resumes; several workers may share it (each stops when the study has --trials completed trials).
@@ -48,7 +48,7 @@ def objective(trial: optuna.Trial, space: dict, threads: int) -> tuple[float, fl
     trial.set_user_attr("overrides", " ".join(overrides))
     python = [sys.executable, str(ROOT / "run.py")]
     if not (run / "metrics.json").is_file():
-        subprocess.run([*python, "experiment=realism/baseline", "seed=0", f"threads={threads}", "evaluate_after_fit=false",
+        subprocess.run([*python, "experiment=realism_optuna/trial", "seed=0", f"threads={threads}", "evaluate_after_fit=false",
                         f"hydra.run.dir={run}", *overrides], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     subprocess.run([*python, "mode=evaluate", "evaluation.tests=[validation,shift_validation]", f"threads={threads}",
                     f"evaluation.checkpoints.model_a={run}/checkpoints/best.ckpt", f"hydra.run.dir={run}/eval_val"],

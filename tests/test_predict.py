@@ -110,6 +110,33 @@ def test_sliding_window_mode(checkpoint):
         segment_slices(model, [image], [(working, working)], mode="tiles")
 
 
+def test_flip_average_is_mirror_equivariant(checkpoint):
+    """Averaging the softmax with the mirrored slice's makes the prediction of a mirrored slice the mirrored
+    prediction (full pass, width a multiple of 16: no asymmetric padding)."""
+    model = load_checkpoint(checkpoint)
+    working = float(model.hparams.preprocess["spacing_mm"])
+    image = torch.rand(48, 64, generator=torch.Generator().manual_seed(3)).numpy() * 300
+    seg = lambda im: segment_slices(model, [np.ascontiguousarray(im)], [(working, working)], mode="full_pass",  # noqa: E731
+                                    flip_average=True)[0]
+    np.testing.assert_array_equal(seg(image[:, ::-1]), seg(image)[:, ::-1])
+    plain = segment_slices(model, [image], [(working, working)], mode="full_pass")[0]
+    assert plain.shape == seg(image).shape
+
+
+def test_column_band_removes_foreground_far_from_the_column():
+    from spine_synthseg.models.postprocess import column_band
+
+    pred = np.zeros((100, 100), np.uint8)
+    pred[10:90, 45:55] = 1  # the column: vertebrae ...
+    pred[30:33, 45:55] = 2  # ... and a disc
+    pred[10:90, 57:60] = 3  # canal beside it: kept
+    pred[40:50, 0:6] = 1  # a false vertebra 45 px (45 mm) away
+    out = column_band(pred, (1.0, 1.0), band_mm=30)
+    assert (out[40:50, 0:6] == 0).all() and (out[10:90, 45:60] == pred[10:90, 45:60]).all()
+    assert np.array_equal(column_band(pred, (1.0, 1.0), band_mm=60), pred)  # a wide band keeps everything
+    assert np.array_equal(column_band(np.zeros((8, 8), np.uint8), (1.0, 1.0)), np.zeros((8, 8), np.uint8))
+
+
 def _with_mode(checkpoint, tmp_path, mode):
     """A copy of `checkpoint` whose saved inference_mode is `mode` (None: removed, as in older checkpoints)."""
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)

@@ -25,6 +25,7 @@ from spine_synthseg.evaluation.run_split import run_split
 from spine_synthseg.evaluation.tables import write_summary_md
 from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import segment_slices
+from spine_synthseg.models.postprocess import column_band
 from spine_synthseg.models.quality import quality_scores
 from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
 
@@ -51,6 +52,24 @@ def image_rows(model_name: str, case: EvalCase, i: int, pred: np.ndarray, surfac
         rows.append({**base, "structure": SHORT_NAMES[structure], **empty, "dice": dice[j], "hd95_mm": hd,
                      "assd_mm": assd})
     return rows
+
+
+VARIANTS = ("column", "flip", "flip+column")  # inference variants scored beside each model (evaluation.inference_variants)
+
+
+def inference_variants(model, images, spacings, preds, variants, mode: str, band_mm: float) -> dict[str, list]:
+    """{"+variant": predictions} for the requested inference variants of one model on one case: flip averaging
+    (``inference.segment_slices``) and / or the column-aware post-processing (``postprocess.column_band``)."""
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise DataError(f"evaluation.inference_variants has unknown entries {unknown}; use {list(VARIANTS)}.")
+    flipped = segment_slices(model, images, spacings, mode=mode, flip_average=True) \
+        if any(v.startswith("flip") for v in variants) else None
+    out = {}
+    for v in variants:
+        base = flipped if v.startswith("flip") else preds
+        out[f"+{v}"] = [column_band(p, sp, band_mm) for p, sp in zip(base, spacings)] if v.endswith("column") else base
+    return out
 
 
 def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], out_dir: str | Path) -> dict:
@@ -82,12 +101,18 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
             for i, pred in enumerate(preds):
                 rows.extend({**r, **{k: v[i] for k, v in qc.items()}}
                             for r in image_rows(name, case, i, pred, surfaces, seeds[name]))
+            extra = inference_variants(model, images, spacings, preds, list(ev.get("inference_variants") or []),
+                                       str(ev.inference_mode), float(ev.get("column_band_mm", 50.0)))
+            for suffix, variant_preds in extra.items():
+                for i, pred in enumerate(variant_preds):
+                    rows.extend(image_rows(name + suffix, case, i, pred, surfaces, seeds[name]))
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     labelled = [{**r, "seed": r["seed"] if r["seed"] != "" else "unknown"} for r in rows]
-    summary = evaluation_summary(labelled, list(checkpoints), int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed))
+    names = list(dict.fromkeys(r["model"] for r in rows))  # checkpoints, then their inference variants
+    summary = evaluation_summary(labelled, names, int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed))
     summary["split"] = split_info
     summary["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

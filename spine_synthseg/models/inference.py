@@ -7,7 +7,8 @@ bilinear) and normalised (intensity percentiles -> [0, 1]); then either
                   convolutional); slices of equal working size go together, in batches; or
   sliding_window  windows of the training crop size (preprocess.size) with 50 % overlap, softmax averaged with
                   a Gaussian weight (nnU-Net's, sigma = 1/8 of the window), then argmax;
-and the class map is resampled back (nearest) to the input grid.
+and the class map is resampled back (nearest) to the input grid. flip_average: the softmax of the slice and of its
+left-right mirror (anterior-posterior in a sagittal slice) averaged before the argmax (test-time augmentation).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _gaussian_weight(size: tuple[int, int]) -> torch.Tensor:
 
 @torch.no_grad()
 def _sliding_window(model: nn.Module, x: torch.Tensor, window: tuple[int, int], batch_size: int = 16) -> torch.Tensor:
-    """(h, w) class map of one working image (h, w), windows of `window` px with 50 % overlap, in batches."""
+    """(4, h, w) softmax of one working image (h, w), windows of `window` px with 50 % overlap, in batches."""
     h, w = x.shape
     x = F.pad(x, (0, max(window[1] - w, 0), 0, max(window[0] - h, 0)))
     height, width = x.shape
@@ -61,34 +62,51 @@ def _sliding_window(model: nn.Module, x: torch.Tensor, window: tuple[int, int], 
     device = next(model.parameters()).device
     prob, norm = torch.zeros(4, height, width), torch.zeros(height, width)
     for start in range(0, len(corners), batch_size):
-        probs = model(tiles[start:start + batch_size].to(device)).softmax(1).cpu() * weight
+        probs = model(tiles[start:start + batch_size].to(device)).softmax(1).float().cpu() * weight
         for (top, left), p in zip(corners[start:start + batch_size], probs):
             prob[:, top:top + window[0], left:left + window[1]] += p
             norm[top:top + window[0], left:left + window[1]] += weight
-    return (prob / norm).argmax(0)[:h, :w]
+    return (prob / norm)[:, :h, :w]
+
+
+@torch.no_grad()
+def _full_pass(model: nn.Module, x: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
+    """(N, 4, h, w) softmax of working images (N, 1, h, w) of one size, zero-padded to a multiple of 16."""
+    h, w = x.shape[-2:]
+    x = F.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE))
+    device = next(model.parameters()).device
+    return torch.cat([model(x[i:i + batch_size].to(device)).softmax(1).float().cpu()
+                      for i in range(0, x.shape[0], batch_size)])[..., :h, :w]
 
 
 def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
-                   batch_size: int = 16, mode: str = DEFAULT_MODE) -> list[np.ndarray]:
+                   batch_size: int = 16, mode: str = DEFAULT_MODE, flip_average: bool = False) -> list[np.ndarray]:
     """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm."""
     if mode not in MODES:
         raise ConfigError(f"inference mode {mode!r}; use one of {MODES}.")
     working = [_working_image(model, im, sp) for im, sp in zip(images, spacings_rc_mm)]
+    back = lambda c, im: F.interpolate(c.float()[None, None], size=tuple(im.shape),  # noqa: E731
+                                       mode="nearest-exact")[0, 0].numpy().astype(np.uint8)
     if mode == "sliding_window":
         window = tuple(int(v) for v in model.hparams.preprocess["size"])
-        return [F.interpolate(_sliding_window(model, x, window, batch_size).float()[None, None], size=tuple(im.shape),
-                              mode="nearest-exact")[0, 0].numpy().astype(np.uint8) for x, im in zip(working, images)]
+        out = []
+        for x, im in zip(working, images):
+            prob = _sliding_window(model, x, window, batch_size)
+            if flip_average:
+                prob = (prob + _sliding_window(model, x.flip(-1), window, batch_size).flip(-1)) / 2
+            out.append(back(prob.argmax(0), im))
+        return out
     groups = defaultdict(list)
     for i, x in enumerate(working):
         groups[tuple(x.shape)].append(i)
     out: list[np.ndarray | None] = [None] * len(images)
-    for (h, w), idx in groups.items():
+    for idx in groups.values():
         x = torch.stack([working[i] for i in idx])[:, None]
-        x = F.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE))
-        pred = segment_batch(model, x, batch_size)[:, :h, :w].float()
+        prob = _full_pass(model, x, batch_size)
+        if flip_average:
+            prob = (prob + _full_pass(model, x.flip(-1), batch_size).flip(-1)) / 2
         for j, i in enumerate(idx):
-            back = F.interpolate(pred[j][None, None], size=tuple(images[i].shape), mode="nearest-exact")[0, 0]
-            out[i] = back.numpy().astype(np.uint8)
+            out[i] = back(prob[j].argmax(0), images[i])
     return out
 
 
