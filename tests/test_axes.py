@@ -54,3 +54,25 @@ def test_a_missing_axis_names_the_fix():
 
 def test_pareto_front():
     assert pareto_front({"a": (1, 1), "b": (2, 0), "c": (0.5, 0.5), "d": (1, 1)}) == {"a", "b", "d"}
+
+
+def test_optuna_search_space_gives_valid_overrides():
+    """Every trial of the study (scripts/optuna_realism.py) is a set of Hydra overrides that builds a generator."""
+    import importlib.util
+
+    import optuna
+    import yaml
+    from hydra.utils import instantiate
+
+    from spine_synthseg.config import PROJECT_ROOT, compose_config
+
+    spec = importlib.util.spec_from_file_location("optuna_realism", PROJECT_ROOT / "scripts" / "optuna_realism.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    space = yaml.safe_load(module.SPACE.read_text())
+    params = {k: (v["choices"][-1] if "choices" in v else v["float"][1]) for k, v in space.items()}
+    overrides = module.suggest(optuna.trial.FixedTrial(params), space)
+    assert "background=tissue" in overrides and "synth.contrast.std_range=[0.0,0.15]" in overrides
+    generator = instantiate(compose_config(["experiment=realism_optuna/trial", *overrides]).synth)
+    assert generator.background.mode == "tissue" and generator.distractors.prob == 0.8
+    assert generator.contrast.std_range == (0.0, 0.15)
