@@ -212,6 +212,20 @@ def realism(results: Path, runs: Path, baseline: str | None, name: str, boot) ->
     print(f"written {results}/{name}.csv ({len(rows)} runs), {name}_summary.csv, {name}_front.png")
 
 
+def axes_table(out: Path, folder: Path, seed: str | None, boot) -> None:
+    from spine_synthseg.evaluation import axes
+
+    long = c.evaluation_long(folder, seed)
+    plain = [m for m in c.models_of(long) if "+" not in m]
+    rows = []
+    for m in plain:
+        mine = [r for r in long if r["model"] == m or r["model"].startswith(m + "+")]
+        rows += [{"model": m, **r} for r in axes.summarise_axes(mine, m, *boot)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    c.write_csv(out, rows)
+    print(f"written {out} ({len(rows)} rows)")
+
+
 def main() -> None:
     argv = sys.argv[1:]
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -242,6 +256,10 @@ def main() -> None:
     p.add_argument("runs", type=Path)
     p.add_argument("--baseline")
     p.add_argument("--name", default="screening")
+    p = sub.add_parser("axes")
+    p.add_argument("out", type=Path)
+    p.add_argument("folder", type=Path)
+    p.add_argument("--seed")
     p = sub.add_parser("curves")
     p.add_argument("prefix", type=Path)
     p.add_argument("runs", type=Path, nargs="+")
@@ -259,6 +277,8 @@ def main() -> None:
             evaluations(args.out, args.labelled, args.seed, boot)
         elif args.command == "qc":
             quality(args.out, args.validation, args.test)
+        elif args.command == "axes":
+            axes_table(args.out, args.folder, args.seed, boot)
         elif args.command == "realism":
             realism(args.results, args.runs, args.baseline, args.name, boot)
         elif args.command == "runs":

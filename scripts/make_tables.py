@@ -272,6 +272,63 @@ def home_field(root: Path) -> str:
     return table(root, HOME, "mean", "dice", "perturbation")
 
 
+def _axis(r: dict, axis: str) -> str:
+    return f"{float(r[axis]):.3f} [{float(r[axis + '_ci_low']):.3f}, {float(r[axis + '_ci_high']):.3f}]"
+
+
+def _diff(r: dict, axis: str) -> str:
+    if r.get(f"{axis}_diff", "nan") in ("nan", "", None):
+        return "(baseline)"
+    return (f"{float(r[axis + '_diff']):+.3f} [{float(r[axis + '_diff_ci_low']):+.3f}, "
+            f"{float(r[axis + '_diff_ci_high']):+.3f}]")
+
+
+def realism(root: Path, name: str = "screening") -> str:
+    """The realism screen on the two validation axes (results/realism/NAME_summary.csv)."""
+    path = root / "realism" / f"{name}_summary.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| variant | seeds | in-domain Dice [95% CI] | shift [95% CI] | Dixon vb_dice | TSE Dice | "
+             "in-domain vs baseline | shift vs baseline | front |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in read(path):
+        lines.append(f"| {r['variant']} | {r['n_seeds']} | {_axis(r, 'in_domain')} | {_axis(r, 'shift')} | "
+                     f"{float(r['shift_dixon']):.3f} | {float(r['shift_tse']):.3f} | {_diff(r, 'in_domain')} | "
+                     f"{_diff(r, 'shift')} | {'yes' if r['on_front'] == 'True' else ''} |")
+    return "\n".join(lines)
+
+
+def lever5(root: Path) -> str:
+    """Inference variants of the shipped checkpoints on both validation axes (results/realism/inference_variants.csv)."""
+    path = root / "realism" / "inference_variants.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| model | inference | in-domain Dice | shift | Dixon vb_dice | TSE Dice | in-domain vs plain | shift vs plain |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in read(path):
+        variant = r["variant"][len(r["model"]):].lstrip("+") or "plain"
+        lines.append(f"| {r['model']} | {variant} | {float(r['in_domain']):.3f} | {float(r['shift']):.3f} | "
+                     f"{float(r['shift_dixon']):.3f} | {float(r['shift_tse']):.3f} | {_diff(r, 'in_domain')} | "
+                     f"{_diff(r, 'shift')} |")
+    return "\n".join(lines)
+
+
+def optuna_front(root: Path) -> str:
+    """The Optuna study's completed trials on its front (results/realism/optuna_trials.csv), best shift first."""
+    path = root / "realism" / "optuna_trials.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = [r for r in read(path) if r["state"] == "COMPLETE"]
+    keys = [k for k in rows[0] if "." in k or k == "background"] if rows else []
+    lines = [f"{len(rows)} completed trials; on the front:", "",
+             "| trial | in-domain | shift | Dixon | TSE | " + " | ".join(k.split(".")[-1] for k in keys) + " |",
+             "|---|---|---|---|---|" + "---|" * len(keys)]
+    for r in sorted((r for r in rows if r["on_front"] == "True"), key=lambda r: -float(r["shift"])):
+        cells = [r[k] if k == "background" else f"{float(r[k]):.2f}" for k in keys]
+        lines.append(f"| {r['trial']} | {float(r['in_domain']):.3f} | {float(r['shift']):.3f} | "
+                     f"{float(r['shift_dixon']):.3f} | {float(r['shift_tse']):.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -281,6 +338,8 @@ SECTIONS = {
     "learning_curves_6k": lambda r: learning_curves(r, "learning_curves_6k"),
     "candidate_real_clusters": lambda r: confirmation(r, "candidate_real_clusters"),
     "short_headline": lambda r: headline(r / "short_budget"), "dixon_shipped": dixon_shipped,
+    "realism_screen": realism, "realism_strength": lambda r: realism(r, "strength"), "realism_lever5": lever5,
+    "realism_optuna": optuna_front,
 }
 
 

@@ -4,7 +4,8 @@
 # families: never a test). Finished runs (metrics.json) and scored runs (eval_val/summary.json) are skipped, so
 # every stage resumes. WORKERS processes run side by side, THREADS torch threads each (default 2 x 1 on 2 cores).
 #   bash scripts/run_realism.sh screen [SEEDS]   # train every realism/*.yaml (default seeds "0 1")
-#   bash scripts/run_realism.sh strength         # realism_strength/strength at strength=0,0.25,0.5,0.75,1, seed 0
+#   bash scripts/run_realism.sh strength         # realism_strength/strength at strength=0,0.25,0.5,0.75,1, seed 0,
+#                                                # on the Optuna study's scale (250 steps, scored with the full pass)
 #   bash scripts/run_realism.sh score            # score every trained run on both validation axes
 #   bash scripts/run_realism.sh optuna           # the two-objective study (scripts/optuna_realism.py), 20 trials
 #   bash scripts/run_realism.sh collect          # -> results/realism/screening*.csv, strength*.csv, front plots
@@ -23,11 +24,11 @@ train_job() {  # "experiment seed folder [overrides...]": train once
   set -- $1
   [ -f "$3/metrics.json" ] || python3 run.py experiment="$1" seed="$2" threads="$THREADS" \
     evaluate_after_fit=false hydra.run.dir="$3" "${@:4}" > /dev/null
-  score_job "$3"
+  case "$1" in realism_strength/*) score_job "$3" inference_mode=full_pass;; *) score_job "$3";; esac
 }
-score_job() {  # run folder: both validation axes, once
+score_job() {  # run folder [overrides...]: both validation axes, once
   [ -f "$1/eval_val/summary.json" ] || python3 run.py mode=evaluate "evaluation.tests=[validation,shift_validation]" \
-    threads="$THREADS" evaluation.checkpoints.model_a="$1/checkpoints/best.ckpt" hydra.run.dir="$1/eval_val" > /dev/null
+    threads="$THREADS" evaluation.checkpoints.model_a="$1/checkpoints/best.ckpt" hydra.run.dir="$1/eval_val" "${@:2}" > /dev/null
 }
 export -f train_job score_job; export THREADS
 if [ "$STAGE" = screen ]; then
@@ -35,7 +36,7 @@ if [ "$STAGE" = screen ]; then
     | xargs -P "$WORKERS" -I{} bash -c 'train_job "{}"'
 fi
 if [ "$STAGE" = strength ]; then
-  for x in 0 0.25 0.5 0.75 1; do echo "realism_strength/strength 0 $OUT/strength_$x/seed0 strength=$x"; done \
+  for x in 0 0.25 0.5 0.75 1; do echo "realism_strength/strength 0 ${OUT}_strength/strength_$x/seed0 strength=$x"; done \
     | xargs -P "$WORKERS" -I{} bash -c 'train_job "{}"'
 fi
 if [ "$STAGE" = score ]; then
@@ -49,9 +50,6 @@ if [ "$STAGE" = optuna ]; then
   python3 scripts/optuna_realism.py export
 fi
 if [ "$STAGE" = collect ]; then
-  mkdir -p "$OUT/_screen" "$OUT/_strength"
-  for d in "$OUT"/*/; do n=$(basename "$d"); case "$n" in _*) ;; strength_*) ln -sfn "$(realpath "$d")" "$OUT/_strength/$n";;
-    *) ln -sfn "$(realpath "$d")" "$OUT/_screen/$n";; esac; done
-  python3 scripts/collect.py realism results/realism "$OUT/_screen" --baseline baseline --name screening
-  python3 scripts/collect.py realism results/realism "$OUT/_strength" --name strength
+  python3 scripts/collect.py realism results/realism "$OUT" --baseline baseline --name screening
+  python3 scripts/collect.py realism results/realism "${OUT}_strength" --name strength
 fi
