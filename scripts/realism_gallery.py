@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = sorted(p.stem for p in (ROOT / "conf" / "experiment" / "realism").glob("*.yaml"))
     variants = ["baseline"] + [v for v in variants if v != "baseline"]
-    cfg = compose_config(["experiment=realism/baseline"])
+    cfg = compose_config(["experiment=realism/tissue"])  # label maps with the tissue classes (preprocess.n_tissue)
     slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     idx = [int(i) for i in torch.linspace(len(train) * 0.2, len(train) * 0.8, args.slices).round()]

@@ -46,7 +46,7 @@ def test_tissue_background_merges_classes_at_random(labels):  # noqa: F811
         assert 1 < len(values) <= 3  # 12 classes merged into at most 3 regions
         for c in range(12):  # a tissue class maps to one region (no independent deformation here)
             assert len(regions[i][batch["tissue"][i] == c].unique()) <= 1 or c == 0
-    only = BackgroundPartition(mode="tissue", label_only_prob=1.0, spacing_mm=1.0)
+    only = BackgroundPartition(mode="tissue", n_tissue=12, label_only_prob=1.0, spacing_mm=1.0)
     assert only.n_regions == 15
     ref = BackgroundPartition(mode="distance_random", spacing_mm=1.0)
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
@@ -59,7 +59,7 @@ def test_tissue_background_merges_classes_at_random(labels):  # noqa: F811
 
 def test_tissue_background_deformed_apart_from_the_spine(labels):  # noqa: F811
     batch = batch_with_tissue(labels)
-    stage = BackgroundPartition(mode="tissue", tissue_k=(12, 12), independent_deform=True, spacing_mm=1.0)
+    stage = BackgroundPartition(mode="tissue", n_tissue=12, tissue_k=(12, 12), independent_deform=True, spacing_mm=1.0)
     params = stage.sample(len(batch["structures"]), SIZE, torch.Generator().manual_seed(0))
     params.merge = torch.arange(12).expand(len(batch["structures"]), 12)  # identity merge: regions = tissue map
     regions = stage.apply(params, batch)
@@ -67,7 +67,9 @@ def test_tissue_background_deformed_apart_from_the_spine(labels):  # noqa: F811
 
 
 def test_tissue_mode_needs_the_tissue_key(labels):  # noqa: F811
-    stage = BackgroundPartition(mode="tissue", spacing_mm=1.0)
+    with pytest.raises(ConfigError, match="preprocess.n_tissue"):
+        BackgroundPartition(mode="tissue")  # no tissue classes computed
+    stage = BackgroundPartition(mode="tissue", n_tissue=12, spacing_mm=1.0)
     with pytest.raises(ConfigError, match="tissue"):
         stage.apply(stage.sample(1, SIZE), {k: v[:1] for k, v in labels.items() if k != "tissue"})
 

@@ -19,14 +19,14 @@ class PreprocessConfig:
     """spacing_mm: working pixel spacing (0.3-4 mm). size: (H, W) of the training crop in pixels, multiples of 16.
     percentiles: intensity percentiles mapped to 0 and 1. distance_bands_mm: edges of the background
     distance bands. n_clusters: k of the 1D k-means on the real intensities of each class. n_tissue: k of the
-    background tissue classes (``labels.tissue_classes``, 1-16)."""
+    background tissue classes (``labels.tissue_classes``, 1-16; 0: not computed, all 0)."""
 
     spacing_mm: float = 1.5
     size: tuple[int, int] = (160, 128)
     percentiles: tuple[float, float] = (0.5, 99.5)
     distance_bands_mm: tuple[float, ...] = DISTANCE_BANDS_MM
     n_clusters: int = 4
-    n_tissue: int = 12
+    n_tissue: int = 0
 
     def __post_init__(self) -> None:
         if not 0.3 <= self.spacing_mm <= 4.0:
@@ -36,8 +36,8 @@ class PreprocessConfig:
         lo, hi = self.percentiles
         if not 0 <= lo < hi <= 100:
             raise DataError(f"preprocess.percentiles={list(self.percentiles)} must satisfy 0 <= lo < hi <= 100.")
-        if not 1 <= self.n_tissue <= 16 or not 1 <= self.n_clusters <= 16:
-            raise DataError(f"preprocess.n_tissue={self.n_tissue} and n_clusters={self.n_clusters} must be in 1-16.")
+        if not 0 <= self.n_tissue <= 16 or not 1 <= self.n_clusters <= 16:
+            raise DataError(f"preprocess.n_tissue={self.n_tissue} must be in 0-16 and n_clusters={self.n_clusters} in 1-16.")
 
     @classmethod
     def from_dict(cls, preprocess: dict) -> "PreprocessConfig":
@@ -92,7 +92,8 @@ def preprocess_records(records: list[SliceRecord], cfg: PreprocessConfig) -> Sli
         s_np = structures.numpy()
         bands = torch.from_numpy(background_distance_bands(s_np, cfg.spacing_mm, cfg.distance_bands_mm))
         clusters = torch.from_numpy(intensity_clusters(image.numpy(), s_np, cfg.n_clusters))
-        tissue = torch.from_numpy(tissue_classes(image.numpy(), s_np, cfg.n_tissue))
+        tissue = torch.from_numpy(tissue_classes(image.numpy(), s_np, cfg.n_tissue)) if cfg.n_tissue else \
+            torch.zeros_like(structures)
         slices.append((image, structures, instances, bands, clusters, tissue))
     shapes = [tuple(s[0].shape) for s in slices]
     canvas = canvas_size(shapes, cfg.size)

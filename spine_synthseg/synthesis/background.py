@@ -59,14 +59,14 @@ def majority(classes: torch.Tensor, n: int, window: int) -> torch.Tensor:
 class BackgroundPartition:
     """mode: see the module docstring. n_random: regions of the random field (1-16). n_distance: distance bands
     (5 = len(DISTANCE_BANDS_MM) + 1). n_clusters: k of the real-intensity clusters (= preprocess.n_clusters).
-    n_tissue: tissue classes (= preprocess.n_tissue). tissue_k: [a, b] regions per image in tissue mode
-    (1 <= a <= b <= n_tissue). label_only_prob: share of images with the label-only partition in tissue mode (0-1).
+    n_tissue: tissue classes (= preprocess.n_tissue; 0 unless mode tissue). tissue_k: [a, b] regions per image in
+    tissue mode (1 <= a <= b <= n_tissue). label_only_prob: share of images with the label-only partition in tissue mode (0-1).
     independent_deform: deform the tissue map apart from the spine (affine and 8 mm elastic). band_prob: per-image
     probability of keeping the distance bands (0-1). random_edges: keep each band edge with probability 1/2.
     smooth_px: majority-vote window of the real_clusters / tissue maps in pixels (0 or 1: off; odd, <= 15)."""
 
     def __init__(self, mode: str = "distance_random", n_random: int = 3, n_distance: int = 5, n_clusters: int = 4,
-                 n_tissue: int = 12, tissue_k=(3, 12), label_only_prob: float = 0.0, independent_deform: bool = False,
+                 n_tissue: int = 0, tissue_k=(3, 12), label_only_prob: float = 0.0, independent_deform: bool = False,
                  band_prob: float = 1.0, random_edges: bool = False, smooth_px: int = 0, spacing_mm: float = 1.5):
         if mode not in MODES:
             raise ConfigError(f"synth.background.mode={mode!r}; use one of {MODES}.")
@@ -74,8 +74,12 @@ class BackgroundPartition:
         self.n_random = int(check_range("synth.background.n_random", n_random, 1, 16))
         self.n_distance = int(check_range("synth.background.n_distance", n_distance, 1, 16))
         self.n_clusters = int(check_range("synth.background.n_clusters", n_clusters, 1, 16))
-        self.n_tissue = int(check_range("synth.background.n_tissue", n_tissue, 1, 16))
-        self.tissue_k = tuple(int(k) for k in check_interval("synth.background.tissue_k", tissue_k, 1, self.n_tissue))
+        self.n_tissue = int(check_range("synth.background.n_tissue", n_tissue, 0, 16))
+        if mode == "tissue" and self.n_tissue == 0:
+            raise ConfigError("synth.background.mode=tissue needs the tissue classes of preprocessing: set "
+                              "preprocess.n_tissue (e.g. 12, as experiment=realism/tissue does).")
+        top = self.n_tissue if mode == "tissue" else 16
+        self.tissue_k = tuple(int(k) for k in check_interval("synth.background.tissue_k", tissue_k, 1, top))
         self.label_only_prob = check_range("synth.background.label_only_prob", label_only_prob, 0, 1)
         self.band_prob = check_range("synth.background.band_prob", band_prob, 0, 1)
         self.random_edges = bool(random_edges)
