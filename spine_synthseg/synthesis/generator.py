@@ -1,9 +1,8 @@
 """SpineSynthGenerator: label map -> random MRI, stages in SynthSeg's order.
 
-  spatial (labels, nearest) -> background partition -> distractors -> GMM intensities per label -> structure
-  sub-regions ->
-  bias field ->
-  normalise + gamma -> noise -> motion -> resolution (blur sigma = 0.75 r, down, up)
+  spatial (labels, nearest) -> background partition -> distractors -> GMM intensities per label ->
+  structure sub-regions -> bias field -> normalise + gamma -> noise -> motion ->
+  resolution (blur sigma = 0.75 r, down, up)
 
 Each stage follows ``stage.Stage``: it samples its parameters with the caller's torch.Generator and applies
 them deterministically; a disabled stage draws nothing. Tensors stay on the input's device. Labels stay at the
@@ -36,9 +35,8 @@ from spine_synthseg.synthesis.subregions import StructureSubregions
 
 # stage name (= config key under `synth`) -> default class, in application order
 STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "distractors": RandomDistractors,
-          "contrast": RandomGMM,
-          "subregions": StructureSubregions, "bias": RandomBiasField, "gamma": RandomGamma, "noise": RandomNoise, "motion": RandomMotion,
-          "resolution": RandomResolution}
+          "contrast": RandomGMM, "subregions": StructureSubregions, "bias": RandomBiasField, "gamma": RandomGamma,
+          "noise": RandomNoise, "motion": RandomMotion, "resolution": RandomResolution}
 LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters", "tissue")
 
 
@@ -60,7 +58,8 @@ class SpineSynthGenerator:
     """
 
     def __init__(self, spatial: RandomSpatial | None = None, background: BackgroundPartition | None = None,
-                 contrast: RandomGMM | None = None, distractors: RandomDistractors | None = None, subregions: StructureSubregions | None = None,
+                 contrast: RandomGMM | None = None, distractors: RandomDistractors | None = None,
+                 subregions: StructureSubregions | None = None,
                  bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
                  noise: RandomNoise | None = None, motion: RandomMotion | None = None,
                  resolution: RandomResolution | None = None, spacing_mm: float = 1.5,
@@ -92,7 +91,8 @@ class SpineSynthGenerator:
         """Synthesise a batch from label maps on any device.
 
         batch: "structures" (B, H, W) classes, "instances" (B, H, W) ids, and "bg_distance" / "clusters" /
-        "tissue" (B, H, W) when the background mode, the distractors or the sub-region mode (real_clusters) need them. Returns images and the deformed structure labels.
+        "tissue" (B, H, W) when the background mode, the distractors or the sub-region mode (real_clusters) need
+        them. Returns images and the deformed structure labels.
         """
         if "image" in batch:
             raise RuntimeError("generate_batch got a batch with an image: the generator must only see label maps.")
