@@ -2,6 +2,8 @@
 maps (training patients), so a reader can judge realism by eye.
 
   python scripts/generator_variants_gallery.py [OUT_PNG]   (default results/reality_gap/generator_variants.png)
+  python scripts/generator_variants_gallery.py results/realism/gallery.png realism
+                      # every conf/experiment/realism/*.yaml (the realism screen; label maps with tissue classes)
 
 Rows: the real T2 SPACE slice, then one synthetic image per variant (the frozen default, and the one-change
 variants of scripts/run_reality_gap.sh screen), from the same label map and the same random seed per column; a
@@ -40,14 +42,21 @@ VARIANTS = {
 COLUMNS = 4
 
 
-def main(out: Path) -> None:
-    cfg = compose_config([])
+def experiment_variants(folder: str) -> dict[str, list[str]]:
+    """{name: overrides} of every experiment file in conf/experiment/FOLDER/, the baseline first."""
+    names = sorted(p.stem for p in (ROOT / "conf" / "experiment" / folder).glob("*.yaml"))
+    return {n: [f"experiment={folder}/{n}"] for n in sorted(names, key=lambda n: n != "baseline")}
+
+
+def main(out: Path, folder: str | None = None) -> None:
+    variants = experiment_variants(folder) if folder else VARIANTS
+    cfg = compose_config(["preprocess.n_tissue=12"])  # label maps with the tissue classes (background=tissue)
     slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     picks = [round(k * (len(train) - 1) / (COLUMNS - 1)) for k in range(COLUMNS)]  # spread over the training slices
     labels = stack_label_maps(train, picks)
     rows = [("real T2 SPACE slice", train.image[picks])]
-    for name, overrides in VARIANTS.items():
+    for name, overrides in variants.items():
         gen = instantiate(compose_config(overrides).synth)
         images = [gen.generate_batch({k: v[j:j + 1] for k, v in labels.items()},
                                      torch.Generator().manual_seed(j)).image[0, 0] for j in range(COLUMNS)]
@@ -59,7 +68,8 @@ def main(out: Path) -> None:
             axes[r, c].imshow(images[c][:h, :w], cmap="gray", vmin=0, vmax=1)
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(name, fontsize=8)
-    fig.suptitle("Generator variants of the reality-gap screen (same label map and seed per column)", fontsize=9)
+    fig.suptitle(f"Generator variants of the {folder or 'reality-gap'} screen (same label map and seed per column)",
+                 fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=90)
@@ -67,4 +77,5 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "results" / "reality_gap" / "generator_variants.png")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "results" / "reality_gap" / "generator_variants.png",
+         sys.argv[2] if len(sys.argv) > 2 else None)
