@@ -11,7 +11,7 @@ from spine_synthseg.errors import ConfigError
 from spine_synthseg.models.schedules import WarmupDecay
 from tests.helpers import compose_cfg
 
-GENERATOR_GROUPS = ("spatial", "background", "contrast", "gamma", "artifact", "resolution")
+GENERATOR_GROUPS = ("spatial", "background", "distractors", "contrast", "subregions", "gamma", "artifact", "resolution")
 
 
 @pytest.mark.parametrize("overrides,target", [
@@ -29,7 +29,8 @@ def test_groups_compose(tmp_path, overrides, target):
 @pytest.mark.parametrize("group,option", [(g, p.stem) for g in GENERATOR_GROUPS for p in sorted((CONFIG_DIR / g).glob("*.yaml"))
                                           if p.stem != "strength"])
 def test_every_generator_preset_instantiates(tmp_path, group, option):
-    generator = instantiate(compose_cfg(tmp_path, [f"{group}={option}"]).synth)
+    extra = ["preprocess.n_tissue=12"] if (group, option) == ("background", "tissue") else []  # its tissue classes
+    generator = instantiate(compose_cfg(tmp_path, [f"{group}={option}", *extra]).synth)
     assert generator.spacing_mm == 1.5
 
 
