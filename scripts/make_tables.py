@@ -277,7 +277,9 @@ def _axis(r: dict, axis: str) -> str:
 
 
 def _diff(r: dict, axis: str) -> str:
-    if r.get(f"{axis}_diff", "nan") in ("nan", "", None):
+    if f"{axis}_diff" not in r:
+        return "n/a"  # a table without a baseline (e.g. the strength sweep)
+    if r[f"{axis}_diff"] in ("nan", "", None):
         return "(baseline)"
     return (f"{float(r[axis + '_diff']):+.3f} [{float(r[axis + '_diff_ci_low']):+.3f}, "
             f"{float(r[axis + '_diff_ci_high']):+.3f}]")
