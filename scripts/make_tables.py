@@ -322,7 +322,7 @@ def optuna_front(root: Path) -> str:
     rows = [r for r in read(path) if r["state"] == "COMPLETE"]
     keys = [k for k in rows[0] if "." in k or k == "background"] if rows else []
     lines = [f"{len(rows)} completed trials; on the front:", "",
-             "| trial | in-domain | shift | Dixon | TSE | " + " | ".join(k.split(".")[-1] for k in keys) + " |",
+             "| trial | in-domain | shift | Dixon | TSE | " + " | ".join(".".join(k.split(".")[-2:]) for k in keys) + " |",
              "|---|---|---|---|---|" + "---|" * len(keys)]
     for r in sorted((r for r in rows if r["on_front"] == "True"), key=lambda r: -float(r["shift"])):
         cells = [r[k] if k == "background" else f"{float(r[k]):.2f}" for k in keys]
