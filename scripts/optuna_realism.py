@@ -85,7 +85,7 @@ def export() -> None:
                        "in_domain_ci_low": t.values[0], "in_domain_ci_high": t.values[0], "shift_ci_low": t.values[1],
                        "shift_ci_high": t.values[1], "on_front": t.number in front})
     front_plot(points, ROOT / "results" / "realism" / "optuna_front.png",
-               f"Optuna study '{STUDY}': {len(done)} completed trials (seed 0, no CI)")
+               f"Optuna study '{STUDY}': {len(done)} completed trials, seed 0")
     print(f"{len(done)} completed trials, front {sorted(front)}; written results/realism/optuna_trials.csv")
 
 
