@@ -7,6 +7,8 @@
 #   bash scripts/run_freeze.sh train_c    # Model C with the chosen generator: MODEL_C=model_c | freeze/model_c_combined
 #   bash scripts/run_freeze.sh validate   # every trained run on the two validation axes (families validation and
 #                                         # shift_validation, never a test) under each inference mode in MODES
+#                                         # (default: sliding_window full_pass large_window), each also with the
+#                                         # column band (model+column rows); HD95 on the validation patients
 #   bash scripts/run_freeze.sh collect    # -> results/freeze/validation*.csv (paired, CIs over patients and seeds)
 # Resumable: runs with metrics.json and evaluations with summary.json are skipped. WORKERS processes side by side,
 # THREADS torch threads each (default 2 x 1 on 2 cores). Runs land in $FREEZE_OUT (default outputs/freeze).
@@ -16,7 +18,7 @@ STAGE=${1:-train}
 OUT=${FREEZE_OUT:-outputs/freeze}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
-MODES=${MODES:-"sliding_window full_pass"}
+MODES=${MODES:-"sliding_window full_pass large_window"}
 case "$STAGE" in train|train_c|validate|collect) ;;
   *) echo "error: unknown stage $STAGE; use train, train_c, validate or collect" >&2; exit 2;; esac
 key() {  # experiment -> run name and evaluation key: model_a, model_a_combined, model_b_aug, ...
@@ -26,7 +28,7 @@ validate_job() {  # run folder, key: both validation axes under every mode, once
   for m in $MODES; do
     [ -f "$1/eval_val_$m/summary.json" ] || python3 run.py mode=evaluate "evaluation.tests=[validation,shift_validation]" \
       inference_mode="$m" threads="$THREADS" "++evaluation.checkpoints.$2=$1/checkpoints/best.ckpt" \
-      "evaluation.surface_distance_tests=[validation]" \
+      "evaluation.surface_distance_tests=[validation]" "evaluation.inference_variants=[column]" \
       hydra.run.dir="$1/eval_val_$m" > /dev/null
   done
 }

@@ -110,6 +110,23 @@ def test_sliding_window_mode(checkpoint):
         segment_slices(model, [image], [(working, working)], mode="tiles")
 
 
+@pytest.mark.parametrize("mode, scale", [("sliding_window", 1.0), ("large_window", 1.5)])
+def test_windowed_modes_feed_windows_of_their_size(checkpoint, mode, scale):
+    """Every window the network sees is the training crop x the mode's scale (multiple of 16 px), also on a slice
+    smaller than one window (zero-padded)."""
+    model = load_checkpoint(checkpoint)
+    crop = [int(v) for v in model.hparams.preprocess["size"]]
+    expected = tuple(-(-round(n * scale) // 16) * 16 for n in crop)
+    seen = []
+    hook = model.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape[-2:])))
+    working = float(model.hparams.preprocess["spacing_mm"])
+    for shape in [(3 * crop[0], 2 * crop[1] + 5), (crop[0] // 2, crop[1] // 2)]:
+        image = torch.rand(*shape, generator=torch.Generator().manual_seed(3)).numpy()
+        assert segment_slices(model, [image], [(working, working)], mode=mode)[0].shape == shape
+    hook.remove()
+    assert seen and set(seen) == {expected}
+
+
 def test_flip_average_is_mirror_equivariant(checkpoint):
     """Averaging the softmax with the mirrored slice's makes the prediction of a mirrored slice the mirrored
     prediction (full pass, width a multiple of 16: no asymmetric padding)."""

@@ -6,7 +6,7 @@ spacing, class map back on the input grid). Outputs keep the input geometry: a l
 origin, spacing and direction (a DICOM series gives ``<folder>_labels.mha``), or one PNG mask per slice (values
 0 background, 1 vertebra, 2 disc, 3 canal). Wrong input ends with one line naming the file and the fix, exit 2.
 
-  spine-synthseg-predict CHECKPOINT INPUT OUTPUT [--spacing-mm S] [--mode full_pass|sliding_window]
+  spine-synthseg-predict CHECKPOINT INPUT OUTPUT [--spacing-mm S] [--mode full_pass|sliding_window|large_window]
   python -m spine_synthseg.predict CHECKPOINT INPUT OUTPUT ...       (the same, without installing)
 
 The inference mode defaults to the one the checkpoint was validated and selected with (its hparams).

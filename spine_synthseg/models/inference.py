@@ -7,6 +7,8 @@ bilinear) and normalised (intensity percentiles -> [0, 1]); then either
                   convolutional); slices of equal working size go together, in batches; or
   sliding_window  windows of the training crop size (preprocess.size) with 50 % overlap, softmax averaged with
                   a Gaussian weight (nnU-Net's, sigma = 1/8 of the window), then argmax;
+  large_window    the same with windows of 1.5 x the crop (rounded up to a multiple of 16 px: 240 x 192 px,
+                  360 x 288 mm at the default grid): more context per window, fewer windows that hold no spine;
 and the class map is resampled back (nearest) to the input grid. flip_average: the softmax of the slice and of its
 left-right mirror (anterior-posterior in a sagittal slice) averaged before the argmax (test-time augmentation).
 """
@@ -25,7 +27,8 @@ from spine_synthseg.data.preprocess import normalise, resample
 from spine_synthseg.errors import ConfigError
 
 PAD_MULTIPLE = 16  # 2 ** (depth - 1) for the default depth 4; enough for depth <= 5
-MODES = ("full_pass", "sliding_window")
+MODES = ("full_pass", "sliding_window", "large_window")
+WINDOW_SCALE = {"sliding_window": 1.0, "large_window": 1.5}  # window size / training crop size
 DEFAULT_MODE = "sliding_window"  # chosen on the validation patients (results/inference_choice.json)
 
 
@@ -79,6 +82,12 @@ def _full_pass(model: nn.Module, x: torch.Tensor, batch_size: int = 16) -> torch
                       for i in range(0, x.shape[0], batch_size)])[..., :h, :w]
 
 
+def window_size(crop_size: Sequence[int], mode: str) -> tuple[int, int]:
+    """(h, w) px of the windows of a windowed mode: the training crop (h, w) x WINDOW_SCALE, to a multiple of 16."""
+    scale = WINDOW_SCALE[mode]
+    return tuple(int(-(-round(int(n) * scale) // PAD_MULTIPLE) * PAD_MULTIPLE) for n in crop_size)
+
+
 def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
                    batch_size: int = 16, mode: str = DEFAULT_MODE, flip_average: bool = False) -> list[np.ndarray]:
     """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm."""
@@ -87,8 +96,8 @@ def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_m
     working = [_working_image(model, im, sp) for im, sp in zip(images, spacings_rc_mm)]
     back = lambda c, im: F.interpolate(c.float()[None, None], size=tuple(im.shape),  # noqa: E731
                                        mode="nearest-exact")[0, 0].numpy().astype(np.uint8)
-    if mode == "sliding_window":
-        window = tuple(int(v) for v in model.hparams.preprocess["size"])
+    if mode in WINDOW_SCALE:
+        window = window_size(model.hparams.preprocess["size"], mode)
         out = []
         for x, im in zip(working, images):
             prob = _sliding_window(model, x, window, batch_size)
