@@ -19,6 +19,8 @@
                                                       # threshold chosen on the validation run (OUT_threshold.json),
                                                       # Spearman rho with Dice per model and family (OUT.csv)
   python scripts/collect.py compare OLD NEW OUT.csv   # two collected experiments: NEW - OLD per model on the headline
+  python scripts/collect.py freeze RESULTS RUNS       # freeze candidates (scripts/run_freeze.sh): each model x inference
+                                                      # mode (+ column band) on both validation axes, paired
   python scripts/collect.py curves OUT_PREFIX RUN ... # training curves (TensorBoard scalars) as CSV and plot
 
 Bootstrap settings come from the config (evaluation.bootstrap_samples, confidence, seed); add Hydra overrides after
@@ -212,6 +214,60 @@ def realism(results: Path, runs: Path, baseline: str | None, name: str, boot) ->
     print(f"written {results}/{name}.csv ({len(rows)} runs), {name}_summary.csv, {name}_front.png")
 
 
+def freeze_validation(results: Path, runs: Path, boot) -> None:
+    """The freeze candidates (scripts/run_freeze.sh) on the two validation axes: run folders <model>_seed<k>/ with
+    eval_val_<mode>/ -> RESULTS/validation_per_patient.csv (model = <model>[+column]@<mode>), validation_modes.csv
+    (per model: each mode and the column band against its own sliding window, paired over patients and seeds),
+    validation_models.csv (per mode and post-processing: each model against model_b_aug, and model_a_combined
+    against model_a), validation_hd95.csv (vertebra HD95 in mm on the validation patients), validation_front.png."""
+    from spine_synthseg.evaluation import axes
+    from spine_synthseg.evaluation.figures import front_plot
+
+    trained = sorted(p.parent for p in runs.glob("*_seed*/metrics.json"))
+    unscored = [str(r) for r in trained if not list(r.glob("eval_val_*/metrics.csv"))]
+    if not trained or unscored:
+        raise DataError(f"no scored runs <model>_seed<k>/eval_val_<mode>/ under {runs} (unscored: {unscored[:3]}); "
+                        "run bash scripts/run_freeze.sh validate.")
+    long = []
+    for run in trained:
+        seed = str(json.loads((run / "metrics.json").read_text())["seed"])
+        for ev in sorted(run.glob("eval_val_*/metrics.csv")):
+            mode = ev.parent.name.removeprefix("eval_val_")
+            long += [{**r, "model": f"{r['model']}@{mode}", "seed": seed} for r in c.evaluation_long(ev.parent)]
+    c.check_seeds(long, c.models_of(long))
+    split = lambda name: (name.split("@")[0].split("+")[0], "+" + name.split("+")[1].split("@")[0]  # noqa: E731
+                          if "+" in name else "", name.split("@")[1])
+    bases = sorted({split(r["model"])[0] for r in long})
+    modes = sorted({split(r["model"])[2] for r in long})
+    posts = sorted({split(r["model"])[1] for r in long})
+    tag = lambda rows, **kw: [{**kw, "model": split(r["variant"])[0], "postprocess": split(r["variant"])[1] or  # noqa: E731
+                               "none", "mode": split(r["variant"])[2], **r} for r in rows]
+    by_mode, by_model = [], []
+    for b in bases:
+        mine = [r for r in long if split(r["model"])[0] == b]
+        by_mode += tag(axes.summarise_axes(mine, f"{b}@sliding_window" if f"{b}@sliding_window" in
+                                           {r["model"] for r in mine} else None, *boot), reference="sliding_window")
+    for mode in modes:
+        for post in posts:
+            here = [r for r in long if split(r["model"])[1:] == (post, mode)]
+            for ref, members in (("model_b_aug", bases), ("model_a", ["model_a", "model_a_combined"])):
+                rows = [r for r in here if split(r["model"])[0] in members]
+                name = f"{ref}{post}@{mode}"
+                if rows and name in {r["model"] for r in rows}:
+                    by_model += tag(axes.summarise_axes(rows, name, *boot), reference=ref)
+    hd = [r for r in long if r["test"] == "validation" and r["metric"] == "hd95_mm" and r["structure"] == "vertebra"]
+    results.mkdir(parents=True, exist_ok=True)
+    c.write_csv(results / "validation_per_patient.csv", long)
+    c.write_csv(results / "validation_modes.csv", by_mode)
+    c.write_csv(results / "validation_models.csv", by_model)
+    if hd:
+        c.write_csv(results / "validation_hd95.csv", c.summarise(hd, *boot))
+    front = [r for r in by_model if r["reference"] == "model_b_aug"]
+    front_plot(front, results / "validation_front.png", f"freeze candidates: {len(trained)} runs, every model x "
+               "inference mode (+column: the column band), validation axes")
+    print(f"written {results}/validation_modes.csv, validation_models.csv, validation_hd95.csv, validation_front.png")
+
+
 def axes_table(out: Path, folder: Path, seed: str | None, boot) -> None:
     from spine_synthseg.evaluation import axes
 
@@ -256,6 +312,9 @@ def main() -> None:
     p.add_argument("runs", type=Path)
     p.add_argument("--baseline")
     p.add_argument("--name", default="screening")
+    p = sub.add_parser("freeze")
+    p.add_argument("results", type=Path)
+    p.add_argument("runs", type=Path)
     p = sub.add_parser("axes")
     p.add_argument("out", type=Path)
     p.add_argument("folder", type=Path)
@@ -279,6 +338,8 @@ def main() -> None:
             quality(args.out, args.validation, args.test)
         elif args.command == "axes":
             axes_table(args.out, args.folder, args.seed, boot)
+        elif args.command == "freeze":
+            freeze_validation(args.results, args.runs, boot)
         elif args.command == "realism":
             realism(args.results, args.runs, args.baseline, args.name, boot)
         elif args.command == "runs":

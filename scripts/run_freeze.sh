@@ -9,7 +9,7 @@
 #                                         # shift_validation, never a test) under each inference mode in MODES
 #                                         # (default: sliding_window full_pass large_window), each also with the
 #                                         # column band (model+column rows); HD95 on the validation patients
-#   bash scripts/run_freeze.sh collect    # -> results/freeze/validation*.csv (paired, CIs over patients and seeds)
+#   bash scripts/run_freeze.sh collect    # -> results/freeze/validation_*.csv, validation_front.png (scripts/collect.py freeze)
 # Resumable: runs with metrics.json and evaluations with summary.json are skipped. WORKERS processes side by side,
 # THREADS torch threads each (default 2 x 1 on 2 cores). Runs land in $FREEZE_OUT (default outputs/freeze).
 set -euo pipefail
@@ -53,8 +53,5 @@ if [ "$STAGE" = validate ]; then
     | xargs -P "$WORKERS" -I{} bash -c 'validate_job {}'
 fi
 if [ "$STAGE" = collect ]; then
-  for m in $MODES; do
-    python3 scripts/collect.py runs "results/freeze/validation_$m" \
-      $(for e in "$OUT"/*_seed*/eval_val_$m; do r=$(basename "$(dirname "$e")"); echo "$r=$e"; done)
-  done
+  python3 scripts/collect.py freeze results/freeze "$OUT"
 fi

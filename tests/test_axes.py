@@ -76,3 +76,67 @@ def test_optuna_search_space_gives_valid_overrides():
     generator = instantiate(compose_config(["experiment=realism_optuna/trial", *overrides]).synth)
     assert generator.background.mode == "tissue" and generator.distractors.prob == 0.8
     assert generator.contrast.std_range == (0.0, 0.15)
+
+
+def _write_eval(folder, model, seed, shift):
+    """A fake eval_val_<mode>/metrics.csv: 3 validation patients, 2 Dixon subjects, 2 TSE series; `shift` added
+    to every Dice of the model (and of its +column variant, which gains 0.01 more)."""
+    import csv
+    folder.mkdir(parents=True)
+    fields = ["seed", "model", "test", "variant", "image", "patient", "series", "sequence", "appearance",
+              "acq_spacing_mm", "structure", "dice", "hd95_mm", "assd_mm", "vb_dice", "vb_recall", "vb_fp_far"]
+    rows = []
+    for name, extra in ((model, 0.0), (model + "+column", 0.01)):
+        for p, base in (("p1", 0.7), ("p2", 0.8), ("p3", 0.75)):
+            for s in ("vertebra", "disc", "canal"):
+                rows.append([seed, name, "validation", "t2_space", f"{p}_1", p, p, "t2_SPACE", "", "", s,
+                             base + shift + extra, 4.0, 1.0, "nan", "nan", "nan"])
+        for p in ("VB3_01", "VB3_02"):
+            rows.append([seed, name, "shift_validation", "dixon_water", f"{p}_s1", p, p, "water", "", "",
+                         "vertebral_body", "nan", "nan", "nan", 0.9 + shift + extra, 0.9, 0.0])
+        for p in ("1007", "1011"):
+            for s in ("vertebra", "disc", "canal"):
+                rows.append([seed, name, "shift_validation", "t2_tse", f"{p}_5", p, p, "t2_TSE", "", "", s,
+                             0.3 + shift + extra, "nan", "nan", "nan", "nan", "nan"])
+    with open(folder / "metrics.csv", "w", newline="") as f:
+        csv.writer(f).writerows([fields, *rows])
+
+
+def test_freeze_collector_pairs_modes_models_and_the_column_band(tmp_path):
+    """scripts/collect.py freeze: per model each mode against its sliding window, per mode each model against
+    model_b_aug (and model_a_combined against model_a), paired: the constructed differences come back exactly."""
+    import csv
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    runs = tmp_path / "runs"
+    offsets = {"model_a": 0.0, "model_a_combined": 0.02, "model_b_aug": 0.05}
+    for model, off in offsets.items():
+        for seed in (0, 1):
+            run = runs / f"{model}_seed{seed}"
+            for mode, extra in (("sliding_window", 0.0), ("full_pass", 0.03)):
+                _write_eval(run / f"eval_val_{mode}", model, seed, off + extra)
+            (run / "metrics.json").write_text(json.dumps({"seed": seed}))
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, str(root / "scripts" / "collect.py"), "freeze", str(out), str(runs), "--",
+                           "evaluation.bootstrap_samples=50"], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    modes = {(r["model"], r["mode"], r["postprocess"]): r for r in csv.DictReader(open(out / "validation_modes.csv"))}
+    assert float(modes[("model_a", "full_pass", "none")]["in_domain_diff"]) == pytest.approx(0.03)
+    assert float(modes[("model_a", "sliding_window", "+column")]["shift_diff"]) == pytest.approx(0.01)
+    models = [r for r in csv.DictReader(open(out / "validation_models.csv"))]
+    pick = {(r["reference"], r["model"], r["mode"], r["postprocess"]): r for r in models}
+    assert float(pick[("model_b_aug", "model_a", "full_pass", "none")]["in_domain_diff"]) == pytest.approx(-0.05)
+    assert float(pick[("model_a", "model_a_combined", "sliding_window", "none")]["shift_diff"]) == pytest.approx(0.02)
+    assert pick[("model_a", "model_a_combined", "sliding_window", "none")]["n_seeds"] == "2"
+    hd = list(csv.DictReader(open(out / "validation_hd95.csv")))
+    assert hd and {float(r["mean"]) for r in hd} == {4.0}
+    assert (out / "validation_front.png").is_file()
+    (runs / "model_b_aug_seed1" / "eval_val_full_pass" / "metrics.csv").unlink()
+    (runs / "model_b_aug_seed1" / "eval_val_sliding_window" / "metrics.csv").unlink()
+    failed = subprocess.run([sys.executable, str(root / "scripts" / "collect.py"), "freeze", str(out), str(runs)],
+                            capture_output=True, text=True, cwd=root)
+    assert failed.returncode != 0 and "run_freeze.sh validate" in failed.stderr
