@@ -41,7 +41,7 @@ train_job() {  # "experiment seed": train once, then validate
 }
 export -f key train_job validate_job; export THREADS OUT MODES
 if [ "$STAGE" = train ]; then
-  for s in 0 1 2; do for e in freeze/model_a_combined model_a model_b_aug model_b; do echo "$e $s"; done; done \
+  for e in freeze/model_a_combined model_a model_b_aug model_b; do for s in 0 1 2; do echo "$e $s"; done; done \
     | xargs -P "$WORKERS" -I{} bash -c 'train_job "{}"'
 fi
 if [ "$STAGE" = train_c ]; then
