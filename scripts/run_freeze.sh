@@ -3,7 +3,8 @@
 # conf/budget/default.yaml), seeds 0 1 2, no test scored at training time (evaluate_after_fit=false).
 #   bash scripts/run_freeze.sh train      # the candidates: Model A (default generator), Model A with the combined
 #                                         # levers (experiment/freeze/model_a_combined), Model B+aug, Model B;
-#                                         # interleaved by seed; each run validated as soon as it is trained
+#                                         # Model A's candidates first (Model C waits for their choice); each
+#                                         # run validated as soon as it is trained
 #   bash scripts/run_freeze.sh train_c    # Model C with the chosen generator: MODEL_C=model_c | freeze/model_c_combined
 #   bash scripts/run_freeze.sh validate   # every trained run on the two validation axes (families validation and
 #                                         # shift_validation, never a test) under each inference mode in MODES
