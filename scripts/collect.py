@@ -10,9 +10,10 @@
                                                       # table): OUT.csv (summaries), OUT_paired.csv (each vs baseline,
                                                       # or every pair), OUT_per_patient.csv; NAME=DIR:SEED gives a seed
                                                       # to rows without one; runs named <config>_seed<k> pool their seeds
-  python scripts/collect.py evaluation OUT LABEL=EVAL_DIR ... [--seed K]
+  python scripts/collect.py evaluation OUT LABEL=EVAL_DIR[,EVAL_DIR...] ... [--seed K]
                                                       # evaluation runs of the same checkpoints (e.g. one per inference
-                                                      # mode): OUT.csv (summaries, column `run` = LABEL), OUT_paired.csv
+                                                      # mode; several folders of one label pool their seeds):
+                                                      # OUT.csv (summaries, column `run` = LABEL), OUT_paired.csv
                                                       # (every pair of models), OUT_per_patient.csv
   python scripts/collect.py qc OUT --validation EVAL_DIR [--test EVAL_DIR]
                                                       # quality scores (evaluation.quality_scores): the score and its
@@ -130,10 +131,10 @@ def runs_table(out: Path, named: list[str], baseline: str | None, boot) -> None:
 def evaluations(out: Path, labelled: list[str], seed: str | None, boot) -> None:
     summaries, diffs, longs = [], [], []
     for item in labelled:
-        label, _, folder = item.partition("=")
-        if not folder:
-            raise DataError(f"{item!r}: give LABEL=EVAL_DIR.")
-        long = c.evaluation_long(Path(folder), seed)
+        label, _, folders = item.partition("=")
+        if not folders:
+            raise DataError(f"{item!r}: give LABEL=EVAL_DIR[,EVAL_DIR...].")
+        long = [r for folder in folders.split(",") for r in c.evaluation_long(Path(folder), seed)]
         models = c.models_of(long, c.MODELS)
         seeds = c.check_seeds(long, models)
         n = {m: f"{len(v)} seed{'s' if len(v) > 1 else ''} ({' '.join(v)})" for m, v in seeds.items()}

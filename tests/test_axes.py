@@ -140,3 +140,28 @@ def test_freeze_collector_pairs_modes_models_and_the_column_band(tmp_path):
     failed = subprocess.run([sys.executable, str(root / "scripts" / "collect.py"), "freeze", str(out), str(runs)],
                             capture_output=True, text=True, cwd=root)
     assert failed.returncode != 0 and "run_freeze.sh validate" in failed.stderr
+
+
+def test_evaluation_collector_pools_the_seeds_of_a_label(tmp_path):
+    """scripts/collect.py evaluation LABEL=DIR1,DIR2: one label (an inference mode) pools its seeds' folders."""
+    import csv
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dirs = {}
+    for mode, extra in (("sliding_window", 0.0), ("full_pass", 0.02)):
+        dirs[mode] = [tmp_path / f"{mode}_seed{s}" for s in (0, 1)]
+        for s, d in enumerate(dirs[mode]):
+            _write_eval(d, "model_a", s, extra)
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "modes"
+    done = subprocess.run([sys.executable, str(root / "scripts" / "collect.py"), "evaluation", str(out),
+                           *[f"{m}={','.join(map(str, d))}" for m, d in dirs.items()], "--",
+                           "evaluation.bootstrap_samples=50"], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [r for r in csv.DictReader(open(tmp_path / "modes.csv"))
+            if r["model"] == "model_a" and r["test"] == "validation" and r["structure"] == "mean"]
+    assert {r["run"]: r["seeds"] for r in rows} == {"sliding_window": "2 seeds (0 1)", "full_pass": "2 seeds (0 1)"}
+    means = {r["run"]: float(r["mean"]) for r in rows}
+    assert means["full_pass"] - means["sliding_window"] == pytest.approx(0.02)
