@@ -11,6 +11,14 @@
 #                                         # (default: sliding_window full_pass large_window), each also with the
 #                                         # column band (model+column rows); HD95 on the validation patients
 #   bash scripts/run_freeze.sh collect    # -> results/freeze/validation_*.csv, validation_front.png (scripts/collect.py freeze)
+#   FINAL_A=model_a_combined FINAL_C=model_c_combined FINAL_MODE=full_pass bash scripts/run_freeze.sh test
+#                                         # only once results/protocol.md holds entry 3 and is committed: the frozen
+#                                         # runs linked as $FINAL_OUT/model_{a,b,b_aug,c}_seed<k> (default
+#                                         # outputs/final), every real test under every mode in MODES for each seed
+#                                         # (the frozen mode in eval_seed<k>, the others in eval_<mode>_seed<k>),
+#                                         # collected after each seed into results/final/ (headline.csv, default/
+#                                         # per_patient.csv ...); home-field tests for seed 0; then
+#                                         # results/final/inference_mode*.csv (every real test under each mode)
 # Resumable: runs with metrics.json and evaluations with summary.json are skipped. WORKERS processes side by side,
 # THREADS torch threads each (default 2 x 1 on 2 cores). Runs land in $FREEZE_OUT (default outputs/freeze).
 set -euo pipefail
@@ -20,8 +28,8 @@ OUT=${FREEZE_OUT:-outputs/freeze}
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-1}
 MODES=${MODES:-"sliding_window full_pass large_window"}
-case "$STAGE" in train|train_c|validate|collect) ;;
-  *) echo "error: unknown stage $STAGE; use train, train_c, validate or collect" >&2; exit 2;; esac
+case "$STAGE" in train|train_c|validate|collect|test) ;;
+  *) echo "error: unknown stage $STAGE; use train, train_c, validate, collect or test" >&2; exit 2;; esac
 key() {  # experiment -> run name and evaluation key: model_a, model_a_combined, model_b_aug, ...
   basename "$1"
 }
@@ -55,4 +63,37 @@ if [ "$STAGE" = validate ]; then
 fi
 if [ "$STAGE" = collect ]; then
   python3 scripts/collect.py freeze results/freeze "$OUT"
+fi
+if [ "$STAGE" = test ]; then
+  : "${FINAL_A:?set FINAL_A (model_a | model_a_combined), FINAL_C and FINAL_MODE as results/protocol.md entry 3 says}"
+  : "${FINAL_C:?set FINAL_C (model_c | model_c_combined)}" "${FINAL_MODE:?set FINAL_MODE (an inference mode)}"
+  if ! grep -q "^## 3\. " results/protocol.md || ! git diff --quiet HEAD -- results/protocol.md; then
+    echo "error: commit entry 3 of results/protocol.md (the frozen configuration) before any test is scored" >&2; exit 2
+  fi
+  FINAL=${FINAL_OUT:-outputs/final}
+  mkdir -p "$FINAL"
+  for s in 0 1 2; do
+    for pair in "model_a:$FINAL_A" "model_b:model_b" "model_b_aug:model_b_aug" "model_c:$FINAL_C"; do
+      run="$OUT/${pair#*:}_seed$s"
+      [ -f "$run/metrics.json" ] || { echo "error: $run is not trained; run the train stages first" >&2; exit 2; }
+      ln -sfn "$(realpath "$run")" "$FINAL/${pair%%:*}_seed$s"
+    done
+  done
+  ckpts() { for m in model_a model_b model_b_aug model_c; do echo "evaluation.checkpoints.$m=$FINAL/${m}_seed$1/checkpoints/best.ckpt"; done; }
+  folder() { if [ "$1" = "$FINAL_MODE" ]; then echo "$FINAL/eval_seed$2"; else echo "$FINAL/eval_$1_seed$2"; fi; }
+  for s in 0 1 2; do
+    for m in $MODES; do
+      d=$(folder "$m" "$s")
+      [ -f "$d/summary.json" ] || python3 run.py mode=evaluate inference_mode="$m" run_name="$(basename "$d")" \
+        threads=2 "evaluation.tests=[standard,protocol_shift,external,external_dixon]" \
+        "evaluation.inference_variants=${FINAL_VARIANTS:-[]}" $(ckpts "$s") hydra.run.dir="$d" > /dev/null
+    done
+    python3 scripts/collect.py experiment "$FINAL" results/final  # the rows so far: commit them
+  done
+  [ -f "$FINAL/eval_home_seed0/summary.json" ] || python3 run.py mode=evaluate inference_mode="$FINAL_MODE" \
+    run_name=eval_home_seed0 threads=2 "evaluation.tests=[contrast,resolution]" $(ckpts 0) \
+    hydra.run.dir="$FINAL/eval_home_seed0" > /dev/null
+  python3 scripts/collect.py experiment "$FINAL" results/final
+  python3 scripts/collect.py evaluation results/final/inference_mode \
+    $(for m in $MODES; do echo "$m=$(folder "$m" 0),$(folder "$m" 1),$(folder "$m" 2)"; done)
 fi
