@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from spine_synthseg.config import compose_config  # noqa: E402
 from spine_synthseg.errors import DataError  # noqa: E402
 from spine_synthseg.evaluation import collect as c  # noqa: E402
+from spine_synthseg.evaluation.figures import headline_plot  # noqa: E402
 from spine_synthseg.evaluation.training_curves import export  # noqa: E402
 
 COPY = ("summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png")
@@ -59,6 +60,9 @@ def write_tables(results: Path, long: list[dict], boot, configs: dict | None = N
     c.write_csv(results / "default" / "all_tests.csv", tables["all_tests"])
     c.write_csv(results / "headline.csv", tables["headline"])
     c.write_csv(results / "paired_differences.csv", tables["paired_differences"])
+    seeds = sorted({r["seed"] for r in long})
+    headline_plot(tables["headline"], results / "headline.png",
+                  f"Real tests, whole slices: mean over patients and {len(seeds)} seed{'s' * (len(seeds) > 1)}")
 
 
 def experiment(runs: Path, results: Path, boot) -> None:

@@ -104,6 +104,7 @@ def test_experiment_tables_and_headline_cli(tmp_path):
                     "evaluation.bootstrap_samples=500"], check=True, capture_output=True)
     rows = list(csv.DictReader(open(tmp_path / "headline.csv")))
     assert {"seed_sd", "n_seeds", "ci_low", "ci_high"} <= set(rows[0])
+    assert (tmp_path / "headline.png").stat().st_size > 10_000  # the forest plot of the same rows
     written = {(r["test"], r["model"]): float(r["mean"]) for r in rows}
     assert written[("space_test", "model_b")] == pytest.approx(head[("space_test", "model_b")]["mean"], abs=1e-4)
     bad = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "headline",

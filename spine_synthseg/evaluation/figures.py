@@ -141,3 +141,38 @@ def front_plot(summary: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+HEADLINE_LABELS = {"space_test": "T2 SPACE test patients\n(in-domain)", "tse": "T2 TSE test part\n(other protocol)",
+                   "tse_mid": "T2 TSE mid-sagittal\n(other protocol)", "external_t1_like": "external T1-like\n(vb_dice)",
+                   "external_t2_like": "external T2-like / TIRM\n(vb_dice)",
+                   "external_dixon": "Dixon water, 3 T GRE\n(vb_dice)"}
+MODEL_STYLE = {"model_a": ("A: synthetic only", "C3"), "model_b": ("B: real only", "C0"),
+               "model_b_aug": ("B+aug: real + nnU-Net aug", "C2"), "model_c": ("C: synthetic + real", "C1")}
+
+
+def headline_plot(rows: list[dict], path: Path, title: str) -> None:
+    """A forest plot of headline.csv rows: per real test (top to bottom), each model's mean with its 95 % CI
+    (patients and seeds)."""
+    tests = [t for t in HEADLINE_LABELS if any(r["test"] == t for r in rows)]
+    models = [m for m in MODEL_STYLE if any(r["model"] == m for r in rows)]
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 * len(tests) + 1.6))
+    for ti, test in enumerate(tests):
+        for mi, model in enumerate(models):
+            r = next((r for r in rows if r["test"] == test and r["model"] == model), None)
+            if r is None:
+                continue
+            y = ti + (mi - (len(models) - 1) / 2) * 0.16
+            m, lo, hi = float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+            label, colour = MODEL_STYLE[model]
+            ax.errorbar(m, y, xerr=[[m - lo], [hi - m]], fmt="o", color=colour, ms=4, capsize=2,
+                        label=label if ti == 0 else None)
+    ax.set_yticks(range(len(tests)), [HEADLINE_LABELS[t] for t in tests], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean Dice over patients (vb_dice where only bodies are labelled), 95 % CI")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(models), frameon=False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
