@@ -331,6 +331,36 @@ def optuna_front(root: Path) -> str:
     return "\n".join(lines)
 
 
+def freeze(root: Path, reference: str) -> str:
+    """The freeze candidates on both validation axes (results/freeze/validation_models.csv or _modes.csv):
+    reference "model_b_aug" / "model_a" (each model against it, per mode and post-processing) or "modes" (each
+    model's modes and column band against its own sliding window)."""
+    path = root / "freeze" / ("validation_modes.csv" if reference == "modes" else "validation_models.csv")
+    if not path.is_file():
+        return "(not run)"
+    rows = [r for r in read(path) if reference == "modes" or r["reference"] == reference]
+    against = "its sliding window" if reference == "modes" else reference
+    lines = [f"| model | inference | seeds | in-domain Dice [95% CI] | shift [95% CI] | Dixon vb_dice | TSE Dice | "
+             f"in-domain vs {against} | shift vs {against} |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        post = "" if r["postprocess"] == "none" else " + column"
+        lines.append(f"| {r['model']} | {r['mode']}{post} | {r['n_seeds']} | {_axis(r, 'in_domain')} | "
+                     f"{_axis(r, 'shift')} | {float(r['shift_dixon']):.3f} | {float(r['shift_tse']):.3f} | "
+                     f"{_diff(r, 'in_domain')} | {_diff(r, 'shift')} |")
+    return "\n".join(lines)
+
+
+def freeze_hd95(root: Path) -> str:
+    """Vertebra HD95 (mm) of every freeze candidate and mode on the validation patients."""
+    path = root / "freeze" / "validation_hd95.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| model @ inference | vertebra HD95, mm [95% CI] | patients | seeds |", "|---|---|---|---|"]
+    for r in read(path):
+        lines.append(f"| {r['model']} | {ci(r, digits=1)} | {r['n_patients']} | {r['n_seeds']} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -342,6 +372,8 @@ SECTIONS = {
     "short_headline": lambda r: headline(r / "short_budget"), "dixon_shipped": dixon_shipped,
     "realism_screen": realism, "realism_strength": lambda r: realism(r, "strength"), "realism_lever5": lever5,
     "realism_optuna": optuna_front,
+    "freeze_vs_b_aug": lambda r: freeze(r, "model_b_aug"), "freeze_vs_a": lambda r: freeze(r, "model_a"),
+    "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95,
 }
 
 
