@@ -361,6 +361,109 @@ def freeze_hd95(root: Path) -> str:
     return "\n".join(lines)
 
 
+FINAL_TESTS = {"space_test": "T2 SPACE test patients (in-domain, 10)", "tse": "T2 TSE test part (other protocol)",
+               "tse_mid": "T2 TSE test part, mid-sagittal", "external_t1_like": "external T1-like (4 patients, descriptive)",
+               "external_t2_like": "external T2-like / TIRM (23 patients)",
+               "external_dixon": "Dixon water images, 3 T GRE (24 subjects)"}
+
+
+def _pairs(root: Path) -> dict:
+    """(test, a, b) -> (diff, low, high) from paired_differences.csv, both orders (b - a flips the sign)."""
+    out = {}
+    for r in read(root / "paired_differences.csv"):
+        d, lo, hi = float(r["diff_mean"]), float(r["ci_low"]), float(r["ci_high"])
+        out[(r["test"], r["model_a"], r["model_b"])] = (d, lo, hi)
+        out[(r["test"], r["model_b"], r["model_a"])] = (-d, -hi, -lo)
+    return out
+
+
+def _signed(v: tuple | None) -> str:
+    return "n/a" if v is None else f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
+
+
+def final_headline(root: Path) -> str:
+    """The frozen experiment (results/final/headline.csv): each real test x model, mean [95% CI], 3 seeds."""
+    path = root / "final" / "headline.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = {(r["test"], r["model"]): r for r in read(path)}
+    models = present(rows.values())
+    lines = ["| real test set | metric | " + " | ".join(NAMES[m] for m in models) + " | seeds |",
+             "|---|---|" + "---|" * len(models) + "---|"]
+    for test, label in FINAL_TESTS.items():
+        cells = [rows.get((test, m)) for m in models]
+        if any(cells):
+            first = next(c for c in cells if c)
+            lines.append(f"| {label} | {first['metric']} | " + " | ".join(ci(c) if c else "n/a" for c in cells)
+                         + f" | {first['n_seeds']} |")
+    return "\n".join(lines)
+
+
+def final_differences(root: Path) -> str:
+    """The pre-registered paired comparisons of the frozen experiment (results/protocol.md, entry 3)."""
+    if not (root / "final" / "paired_differences.csv").is_file():
+        return "(not run)"
+    pair = _pairs(root / "final")
+    lines = ["| real test set | A - B+aug | A - B | C - B+aug | B - B+aug |", "|---|---|---|---|---|"]
+    for test, label in FINAL_TESTS.items():
+        cells = [pair.get((test, a, b)) for a, b in (("model_a", "model_b_aug"), ("model_a", "model_b"),
+                                                       ("model_c", "model_b_aug"), ("model_b", "model_b_aug"))]
+        if any(cells):
+            lines.append(f"| {label} | " + " | ".join(_signed(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def final_targets(root: Path) -> str:
+    """The freeze-and-test issue's targets from results/final; 'met' as each target states it."""
+    final = root / "final"
+    if not (final / "headline.csv").is_file():
+        return "(not run)"
+    head = {(r["test"], r["model"]): r for r in read(final / "headline.csv")}
+    pair = _pairs(final)
+    hd = next((r for r in read(final / "default" / "all_tests.csv") if r["model"] == "model_a" and r["test"] == "standard"
+               and r["structure"] == "vertebra" and r["metric"] == "hd95_mm"), None)
+    a = head[("space_test", "model_a")]
+    rows = [("Model A >= 0.85 mean Dice in-domain", ci(a), float(a["mean"]) >= 0.85)]
+    if hd:
+        rows.append(("Model A vertebra HD95 <= 6 mm in-domain", ci(hd, digits=1) + " mm", float(hd["mean"]) <= 6))
+    d = pair.get(("external_dixon", "model_a", "model_b_aug"))
+    if d:
+        rows.append(("Dixon test subjects: A - B+aug >= 0.10, CI above 0", _signed(d), d[0] >= 0.10 and d[1] > 0))
+    d = pair[("tse_mid", "model_a", "model_b_aug")]
+    rows.append(("mid-sagittal T2 TSE: A within 0.03 of B+aug (A - B+aug >= -0.03)", _signed(d), d[0] >= -0.03))
+    d = pair[("external_t2_like", "model_a", "model_b_aug")]
+    rows.append(("external T2-like: A > B+aug, CI above 0", _signed(d), d[1] > 0))
+    for test, label in FINAL_TESTS.items():
+        d = pair.get((test, "model_c", "model_b_aug"))
+        if d:
+            rows.append((f"Model C >= Model B+aug: {label}", _signed(d), d[0] >= 0))
+    lines = ["| target | measured [95% CI] | met |", "|---|---|---|"]
+    lines += [f"| {label} | {value} | {'yes' if ok else 'no'} |" for label, value, ok in rows]
+    return "\n".join(lines)
+
+
+def inference_modes(root: Path) -> str:
+    """Every real test under every inference mode, the frozen models (results/final/inference_mode.csv)."""
+    import sys
+
+    path = root / "final" / "inference_mode.csv"
+    if not path.is_file():
+        return "(not run)"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from spine_synthseg.evaluation.collect import HEADLINE
+
+    rows = read(path)
+    modes = list(dict.fromkeys(r["run"] for r in rows))
+    index = {(r["run"], r["model"], r["test"], r["variant"], r["structure"], r["metric"]): r for r in rows}
+    lines = ["| real test set | model | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
+    for test, label in FINAL_TESTS.items():
+        for m in MODELS:
+            cells = [index.get((mode, m, *HEADLINE[test])) for mode in modes]
+            if any(cells):
+                lines.append(f"| {label} | {m} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -374,6 +477,8 @@ SECTIONS = {
     "realism_optuna": optuna_front,
     "freeze_vs_b_aug": lambda r: freeze(r, "model_b_aug"), "freeze_vs_a": lambda r: freeze(r, "model_a"),
     "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95,
+    "final_headline": final_headline, "final_differences": final_differences, "final_targets": final_targets,
+    "inference_mode": inference_modes,
 }
 
 
