@@ -482,17 +482,22 @@ SECTIONS = {
 }
 
 
-def fill(root: Path, files: list[Path]) -> None:
+def fill_text(root: Path, text: str, name_of_file: str = "text") -> str:
+    """`text` with every `<!-- table:NAME -->` block replaced by the table NAME read from `root`."""
     import re
 
+    for name in set(re.findall(r"<!-- table:(\w+) -->", text)):
+        if name not in SECTIONS or f"<!-- /table:{name} -->" not in text:
+            raise SystemExit(f"error: {name_of_file}: table marker {name!r} is unknown or not closed; "
+                             f"tables: {sorted(SECTIONS)}.")
+        block = re.compile(rf"(<!-- table:{name} -->\n)(?:.*?\n)?(<!-- /table:{name} -->)", re.S)
+        text = block.sub(lambda m: m.group(1) + SECTIONS[name](root) + "\n" + m.group(2), text)
+    return text
+
+
+def fill(root: Path, files: list[Path]) -> None:
     for path in files:
-        text = path.read_text()
-        for name in set(re.findall(r"<!-- table:(\w+) -->", text)):
-            if name not in SECTIONS or f"<!-- /table:{name} -->" not in text:
-                sys.exit(f"error: {path}: table marker {name!r} is unknown or not closed; tables: {sorted(SECTIONS)}.")
-            block = re.compile(rf"(<!-- table:{name} -->\n)(?:.*?\n)?(<!-- /table:{name} -->)", re.S)
-            text = block.sub(lambda m: m.group(1) + SECTIONS[name](root) + "\n" + m.group(2), text)
-        path.write_text(text)
+        path.write_text(fill_text(root, path.read_text(), str(path)))
         print(f"filled {path}")
 
 
