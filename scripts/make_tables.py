@@ -339,6 +339,8 @@ def freeze(root: Path, reference: str) -> str:
     if not path.is_file():
         return "(not run)"
     rows = [r for r in read(path) if reference == "modes" or r["reference"] == reference]
+    if reference == "model_b_aug":  # the plain models; the column band's rows are in the CSV
+        rows = [r for r in rows if r["postprocess"] == "none"]
     against = "its sliding window" if reference == "modes" else reference
     lines = [f"| model | inference | seeds | in-domain Dice [95% CI] | shift [95% CI] | Dixon vb_dice | TSE Dice | "
              f"in-domain vs {against} | shift vs {against} |", "|---|---|---|---|---|---|---|---|---|"]
@@ -347,6 +349,25 @@ def freeze(root: Path, reference: str) -> str:
         lines.append(f"| {r['model']} | {r['mode']}{post} | {r['n_seeds']} | {_axis(r, 'in_domain')} | "
                      f"{_axis(r, 'shift')} | {float(r['shift_dixon']):.3f} | {float(r['shift_tse']):.3f} | "
                      f"{_diff(r, 'in_domain')} | {_diff(r, 'shift')} |")
+    return "\n".join(lines)
+
+
+def freeze_grid(root: Path) -> str:
+    """Each freeze candidate (rows) under each inference mode and post-processing (columns): in-domain / shift
+    validation Dice, 3 seeds (results/freeze/validation_modes.csv; CIs and paired differences there)."""
+    path = root / "freeze" / "validation_modes.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = read(path)
+    cols = sorted({(r["mode"], r["postprocess"]) for r in rows}, key=lambda c: (c[1] != "none", c[0]))
+    cell = {(r["model"], r["mode"], r["postprocess"]): r for r in rows}
+    head = [m.replace("_", " ") + ("" if p == "none" else " + column") for m, p in cols]
+    lines = ["| model (seeds) | " + " | ".join(head) + " |", "|---|" + "---|" * len(cols)]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        cells = [cell.get((model, m, p)) for m, p in cols]
+        seeds = next(c["n_seeds"] for c in cells if c)
+        lines.append(f"| {model} ({seeds}) | " + " | ".join(
+            f"{float(c['in_domain']):.3f} / {float(c['shift']):.3f}" if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -476,7 +497,7 @@ SECTIONS = {
     "realism_screen": realism, "realism_strength": lambda r: realism(r, "strength"), "realism_lever5": lever5,
     "realism_optuna": optuna_front,
     "freeze_vs_b_aug": lambda r: freeze(r, "model_b_aug"), "freeze_vs_a": lambda r: freeze(r, "model_a"),
-    "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95,
+    "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95, "freeze_grid": freeze_grid,
     "final_headline": final_headline, "final_differences": final_differences, "final_targets": final_targets,
     "inference_mode": inference_modes,
 }
