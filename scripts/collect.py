@@ -269,7 +269,9 @@ def freeze_validation(results: Path, runs: Path, boot) -> None:
         c.write_csv(results / "validation_hd95.csv", c.summarise(hd, *boot))
     front = [r for r in by_model if r["reference"] == "model_b_aug"]
     front_plot(front, results / "validation_front.png", f"freeze candidates: {len(trained)} runs, every model x "
-               "inference mode (+column: the column band), validation axes")
+               "inference mode (+column: the column band), validation axes;\nnamed: the sliding window without the band, "
+               "pale: the other modes (validation_modes.csv)", labelled=lambda r: r["variant"].endswith("@sliding_window")
+               and "+" not in r["variant"])
     print(f"written {results}/validation_modes.csv, validation_models.csv, validation_hd95.csv, validation_front.png")
 
 

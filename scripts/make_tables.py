@@ -331,14 +331,15 @@ def optuna_front(root: Path) -> str:
     return "\n".join(lines)
 
 
-def freeze(root: Path, reference: str) -> str:
+def freeze(root: Path, reference: str, mode: str | None = None) -> str:
     """The freeze candidates on both validation axes (results/freeze/validation_models.csv or _modes.csv):
     reference "model_b_aug" / "model_a" (each model against it, per mode and post-processing) or "modes" (each
-    model's modes and column band against its own sliding window)."""
+    model's modes and column band against its own sliding window); `mode`: only that inference mode's rows."""
     path = root / "freeze" / ("validation_modes.csv" if reference == "modes" else "validation_models.csv")
     if not path.is_file():
         return "(not run)"
-    rows = [r for r in read(path) if reference == "modes" or r["reference"] == reference]
+    rows = [r for r in read(path) if (reference == "modes" or r["reference"] == reference)
+            and mode in (None, r["mode"])]
     if reference == "model_b_aug":  # the plain models; the column band's rows are in the CSV
         rows = [r for r in rows if r["postprocess"] == "none"]
     against = "its sliding window" if reference == "modes" else reference
@@ -371,14 +372,42 @@ def freeze_grid(root: Path) -> str:
     return "\n".join(lines)
 
 
+def freeze_mode_choice(root: Path) -> str:
+    """Per model, each other inference mode and the column band minus its sliding window, paired over validation
+    patients and seeds (results/freeze/validation_modes.csv): the numbers behind the mode and band choices."""
+    path = root / "freeze" / "validation_modes.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = [r for r in read(path) if r["in_domain_diff"] != "nan"]
+    cols = [("full_pass", "none", "full pass"), ("large_window", "none", "large window"),
+            ("sliding_window", "+column", "column band")]
+    cell = {(r["model"], r["mode"], r["postprocess"]): r for r in rows}
+    lines = ["| model | " + " | ".join(f"{c[2]}: in-domain | {c[2]}: shift" for c in cols) + " |",
+             "|---|" + "---|---|" * len(cols)]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        cells = [cell.get((model, m, p)) for m, p, _ in cols]
+        lines.append(f"| {model} | " + " | ".join(f"{_diff(c, 'in_domain')} | {_diff(c, 'shift')}" if c else "n/a | n/a"
+                                                  for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def freeze_hd95(root: Path) -> str:
-    """Vertebra HD95 (mm) of every freeze candidate and mode on the validation patients."""
+    """Vertebra HD95 (mm) on the validation patients: each freeze candidate (rows) under each inference mode
+    without and with the column band (columns), mean [95% CI] over patients and seeds."""
     path = root / "freeze" / "validation_hd95.csv"
     if not path.is_file():
         return "(not run)"
-    lines = ["| model @ inference | vertebra HD95, mm [95% CI] | patients | seeds |", "|---|---|---|---|"]
-    for r in read(path):
-        lines.append(f"| {r['model']} | {ci(r, digits=1)} | {r['n_patients']} | {r['n_seeds']} |")
+    rows = read(path)
+    split = [(r["model"].split("@")[0], r["model"].split("@")[1], r) for r in rows]
+    modes = list(dict.fromkeys(m for _, m, _ in split))
+    cols = [(v, m) for v in ("", "+column") for m in modes]
+    cell = {(name, m): r for name, m, r in split}
+    lines = ["| model (patients x seeds) | " + " | ".join(m.replace("_", " ") + (" + column" if v else "")
+                                                        for v, m in cols) + " |", "|---|" + "---|" * len(cols)]
+    for model in dict.fromkeys(n for n, _, _ in split if "+" not in n):
+        first = next(r for n, _, r in split if n == model)
+        lines.append(f"| {model} ({first['n_patients']} x {first['n_seeds']}) | " + " | ".join(
+            ci(cell[(model + v, m)], digits=1) if (model + v, m) in cell else "n/a" for v, m in cols) + " |")
     return "\n".join(lines)
 
 
@@ -498,6 +527,7 @@ SECTIONS = {
     "realism_optuna": optuna_front,
     "freeze_vs_b_aug": lambda r: freeze(r, "model_b_aug"), "freeze_vs_a": lambda r: freeze(r, "model_a"),
     "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95, "freeze_grid": freeze_grid,
+    "freeze_chosen": lambda r: freeze(r, "model_b_aug", "sliding_window"), "freeze_mode_choice": freeze_mode_choice,
     "final_headline": final_headline, "final_differences": final_differences, "final_targets": final_targets,
     "inference_mode": inference_modes,
 }

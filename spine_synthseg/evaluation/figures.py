@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -14,6 +15,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from spine_synthseg.evaluation.aggregation import STRUCTURES  # noqa: E402
+from spine_synthseg.evaluation.axes import pareto_front  # noqa: E402
 from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 
@@ -117,18 +119,25 @@ def write_figures(summary, rows, cases, predictions, out: Path, n_overlays: int)
         _overlays(rows, cases, predictions, summary["models"], out, n_overlays)
 
 
-def front_plot(summary: list[dict], path: Path, title: str) -> None:
+def front_plot(summary: list[dict], path: Path, title: str, labelled: Callable[[dict], bool] | None = None) -> None:
     """Each variant on the two validation axes (``axes.summarise_axes`` rows): mean with its 95 % CI on both axes,
-    the front (non-dominated variants) joined by a line, labels beside the points."""
+    the front (the variants no other plotted one beats on both axes) joined by a line; labels beside the points for which ``labelled`` is true
+    (all by default), the others drawn paler."""
     fig, ax = plt.subplots(figsize=(8, 6.5))
+    front_names = pareto_front({r["variant"]: (r["in_domain"], r["shift"]) for r in summary})
+    on_front = [r["variant"] in front_names for r in summary]
     for i, r in enumerate(summary):
         x, y = r["in_domain"], r["shift"]
         xerr = [[x - r["in_domain_ci_low"]], [r["in_domain_ci_high"] - x]]
         yerr = [[y - r["shift_ci_low"]], [r["shift_ci_high"] - y]]
-        colour = "C3" if r["on_front"] else "0.45"
-        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colour, ecolor=colour, alpha=0.8, capsize=2, ms=5)
-        ax.annotate(f"{r['variant']} ({r['n_seeds']})", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
-    front = sorted((r["in_domain"], r["shift"]) for r in summary if r["on_front"])
+        colour = "C3" if on_front[i] else "0.45"
+        named = labelled is None or labelled(r)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colour, ecolor=colour, alpha=0.8 if named else 0.25,
+                    capsize=2, ms=5 if named else 3)
+        if named:
+            ax.annotate(f"{r['variant']} ({r['n_seeds']})", (x, y), textcoords="offset points", xytext=(5, 4),
+                        fontsize=7)
+    front = sorted((r["in_domain"], r["shift"]) for r, f in zip(summary, on_front) if f)
     if len(front) > 1:
         ax.plot(*zip(*front), "-", color="C3", alpha=0.5, lw=1, label="front (non-dominated)")
         ax.legend(loc="lower left", fontsize=8)
