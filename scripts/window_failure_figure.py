@@ -6,6 +6,12 @@ each row a (model, slice), columns image | truth | one prediction per inference 
   python scripts/window_failure_figure.py OUT.png --family shift_validation --series 1011 VB3_04 \
       --modes sliding_window full_pass large_window -- model_a=... model_b_aug=...
 
+  python scripts/window_failure_figure.py OUT.png --family external --pick results/final/default/per_patient.csv \
+      t2_like model_a model_b_aug --modes sliding_window -- model_a=... model_b_aug=...
+
+--pick CSV VARIANT X Y chooses the slices by a rule instead of --series: of the patients of VARIANT in that
+per-patient file (seed 0, vb_dice where only bodies are labelled, else mean Dice), those with the lowest, the
+median and the highest X - Y difference; the middle slice of each one's first series.
 --family names the evaluation family the slices come from (evaluation/cases.py); the middle slice of each named
 series is drawn. A test family is for looking at configurations already scored on it (the shipped models with the
 modes they were scored with): the figure scores nothing new, and the report says which family it shows.
@@ -41,12 +47,29 @@ def score(rows: list[dict]) -> float:
     return float(np.nanmean(values))
 
 
+def pick_patients(per_patient: Path, family: str, variant: str, x: str, y: str) -> list[str]:
+    """The patients with the lowest, median and highest seed-0 score difference x - y (see the module doc)."""
+    from spine_synthseg.evaluation.collect import read_csv
+
+    score = {}
+    for r in read_csv(per_patient):
+        if (r["test"], r["variant"], str(r["seed"])) == (family, variant, "0") and r["model"] in (x, y) and \
+                (r["structure"], r["metric"]) in (("vertebral_body", "vb_dice"), ("mean", "dice")):
+            score.setdefault(r["patient"], {})[r["model"]] = float(r["value"])
+    diffs = sorted((v[x] - v[y], p) for p, v in score.items() if x in v and y in v and np.isfinite(v[x] - v[y]))
+    if not diffs:
+        raise DataError(f"{per_patient} has no seed-0 rows of {family}/{variant} for both {x} and {y}.")
+    return list(dict.fromkeys(p for _, p in (diffs[0], diffs[len(diffs) // 2], diffs[-1])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
     parser.add_argument("checkpoints", nargs="+", help="NAME=CHECKPOINT")
     parser.add_argument("--family", required=True)
-    parser.add_argument("--series", nargs="+", required=True)
+    choice = parser.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--series", nargs="+")
+    choice.add_argument("--pick", nargs=4, metavar=("CSV", "VARIANT", "X", "Y"))
     parser.add_argument("--modes", nargs="+", default=list(MODES[:2]), choices=MODES)
     args = parser.parse_args()
     try:
@@ -56,11 +79,18 @@ def main() -> None:
     cfg = compose_config([f"evaluation.tests=[{args.family}]"])
     try:
         cases, _ = build_cases(cfg)
+        if args.pick:
+            patients = pick_patients(Path(args.pick[0]), args.family, *args.pick[1:])
+            cases = [c for c in cases if c.variant == args.pick[1]]
+            series = [next(r.series or r.patient_id for c in cases for r in c.records if r.patient_id == p)
+                      for p in patients]
+        else:
+            series = args.series
         picks = []  # (case, index) of the middle slice of each series
-        for series in args.series:
-            found = [(c, i) for c in cases for i, r in enumerate(c.records) if r.series == series]
+        for name in series:
+            found = [(c, i) for c in cases for i, r in enumerate(c.records) if (r.series or r.patient_id) == name]
             if not found:
-                raise DataError(f"no slice of series {series!r} in family {args.family}; name a series it holds.")
+                raise DataError(f"no slice of series {name!r} in family {args.family}; name a series it holds.")
             picks.append(found[len(found) // 2])
         models = {name: load_checkpoint(path).eval() for name, path in named.items()}
     except DataError as err:

@@ -128,3 +128,23 @@ def test_quality_rank_table_and_threshold():
     assert t["failures_caught"] == 1.0 and t["flagged_that_failed"] == 1.0
     with pytest.raises(DataError, match="only failed"):
         c.choose_threshold([{**x, "dice": 0.1} for x in rows], "flip")
+
+
+def test_failure_figure_picks_the_lowest_median_and_highest_difference(tmp_path):
+    """scripts/window_failure_figure.py --pick: patients by the seed-0 X - Y difference, not by hand."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wff", PROJECT_ROOT / "scripts" / "window_failure_figure.py")
+    wff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wff)
+    rows = [(s, m, "external", "t2_like", "vertebral_body", "vb_dice", p, v)
+            for s in (0, 1) for p, a, b in (("p1", 0.9, 0.5), ("p2", 0.5, 0.9), ("p3", 0.7, 0.7), ("p4", 0.8, 0.7),
+                                            ("p5", 0.6, 0.7))
+            for m, v in (("model_a", a if s == 0 else 0.0), ("model_b_aug", b))]
+    rows.append((0, "model_a", "external", "t2_like", "vertebral_body", "vb_recall", "p2", 1.0))  # another metric
+    path = tmp_path / "per_patient.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([c.LONG_FIELDS, *rows])
+    assert wff.pick_patients(path, "external", "t2_like", "model_a", "model_b_aug") == ["p2", "p3", "p1"]
+    with pytest.raises(DataError, match="no seed-0 rows"):
+        wff.pick_patients(path, "external", "t1_like", "model_a", "model_b_aug")
