@@ -1,7 +1,7 @@
 """Ship an experiment's seed-0 checkpoints as models/<name>.ckpt (weights + hyper-parameters only, no optimizer
 state) with a model card each (models/<name>.md: data, config, command, headline metrics).
 
-  python scripts/ship_models.py outputs/final results/final models --mode full_pass   # the frozen experiment
+  python scripts/ship_models.py outputs/final results/final models --mode sliding_window   # the frozen experiment
   python scripts/ship_models.py --cards results/final models   # refresh the cards' tables from RESULTS/headline.csv
 
 --mode stores the experiment's frozen inference mode in the checkpoints (predict uses it unless told otherwise);
@@ -23,8 +23,10 @@ from spine_synthseg.evaluation.collect import run_config  # noqa: E402
 CARDS = {
     "model_a": ("Model A: synthetic images only", "experiment=model_a (data=synth)",
                 "label maps of the 25 SPIDER T2 SPACE training patients, turned into random synthetic MRIs on the fly "
-                "(SpineSynthGenerator, the generator of its experiment file); it never saw a real image. Checkpoint "
-                "chosen on a fixed synthetic validation set (val_synth)."),
+                "(SpineSynthGenerator, the generator of its experiment file). It never read a real intensity; with the "
+                "frozen generator (freeze/model_a_combined) the background and sub-label maps it paints are k-means "
+                "clusters of the training slices (class indices only, disclosed like SynthSeg's extra labels). "
+                "Checkpoint chosen on a fixed synthetic validation set (val_synth)."),
     "model_b": ("Model B: real images only", "experiment=model_b (data=real)",
                 "real T2 SPACE images of the 25 training patients with spatial augmentation only. Checkpoint chosen on "
                 "the 6 real validation patients (val_real)."),
