@@ -1,7 +1,7 @@
-"""Markdown tables for README.md / ANALYSIS_REPORT.md, read from the committed results (no number typed by hand).
+"""Markdown tables for README.md, ANALYSIS_REPORT.md and docs/, read from the committed results (none typed by hand).
 
   python scripts/make_tables.py results > results/tables.md
-  python scripts/make_tables.py results --fill README.md ANALYSIS_REPORT.md
+  python scripts/make_tables.py results --fill README.md ANALYSIS_REPORT.md docs/lab_notebook.md docs/usage.md
 
 --fill replaces, in each file, the lines between `<!-- table:NAME -->` and `<!-- /table:NAME -->` with the table
 NAME (see SECTIONS), so the documents carry exactly the committed numbers.
@@ -514,6 +514,35 @@ def inference_modes(root: Path) -> str:
     return "\n".join(lines)
 
 
+def inference_mode_differences(root: Path) -> str:
+    """The pre-registered comparisons A - B+aug and C - B+aug on every real test under every inference mode
+    (results/final/inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
+    import sys
+
+    path = root / "final" / "inference_mode_paired.csv"
+    if not path.is_file():
+        return "(not run)"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from spine_synthseg.evaluation.collect import HEADLINE
+
+    rows = read(path)
+    modes = list(dict.fromkeys(r["run"] for r in rows))
+    pair = {}
+    for r in rows:
+        d, lo, hi = float(r["diff_mean"]), float(r["ci_low"]), float(r["ci_high"])
+        key = (r["run"], r["test"], r["variant"], r["structure"], r["metric"])
+        pair[key + (r["model_a"], r["model_b"])] = (d, lo, hi)
+        pair[key + (r["model_b"], r["model_a"])] = (-d, -hi, -lo)
+    lines = ["| real test set | comparison | " + " | ".join(m.replace("_", " ") for m in modes) + " |",
+             "|---|---|" + "---|" * len(modes)]
+    for test, label in FINAL_TESTS.items():
+        for a, b, name in (("model_a", "model_b_aug", "A - B+aug"), ("model_c", "model_b_aug", "C - B+aug")):
+            cells = [pair.get((mode, *HEADLINE[test], a, b)) for mode in modes]
+            if any(cells):
+                lines.append(f"| {label} | {name} | " + " | ".join(_signed(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -529,7 +558,7 @@ SECTIONS = {
     "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95, "freeze_grid": freeze_grid,
     "freeze_chosen": lambda r: freeze(r, "model_b_aug", "sliding_window"), "freeze_mode_choice": freeze_mode_choice,
     "final_headline": final_headline, "final_differences": final_differences, "final_targets": final_targets,
-    "inference_mode": inference_modes,
+    "inference_mode": inference_modes, "inference_mode_differences": inference_mode_differences,
 }
 
 

@@ -6,7 +6,7 @@
 # (scripts/collect.py experiment: CIs over patients and seeds).
 # The budget is the config's default: budget=default (2,000 steps x 8, warmup-stable-decay; precision by the CPU's
 # bf16 support), with synthetic images normalised as real slices; the configuration frozen in the reality-gap issue
-# (ANALYSIS_REPORT section 8). The earlier run at the short budget (800 fp32 steps, cosine, min-max synthetic
+# (docs/lab_notebook.md, section 8). The earlier run at the short budget (800 fp32 steps, cosine, min-max synthetic
 # images) is kept in results/short_budget/; EXPERIMENT_SET=short EXPERIMENT_OUT=outputs/short_budget
 # EXPERIMENT_RESULTS=results/short_budget repeats it (the experiment files conf/experiment/short/*.yaml).
 # Resumable: a run whose folder already has metrics.json / summary.json is not repeated.

@@ -91,7 +91,7 @@ def test_strength_errors(tmp_path):
 
 
 def test_default_config_is_the_frozen_reality_gap_configuration(tmp_path):
-    """The defaults chosen on the validation patients (ANALYSIS_REPORT section 8): 2,000 steps with a
+    """The defaults chosen on the validation patients (docs/lab_notebook.md section 8): 2,000 steps with a
     warmup-stable-decay schedule, and synthetic images normalised with the real slices' percentiles; precision by
     what the CPU has (bf16-mixed where it computes bf16 natively, else fp32)."""
     from spine_synthseg.hardware import native_bf16
