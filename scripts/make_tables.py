@@ -586,8 +586,17 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "--fill":
         fill(root, [Path(f) for f in sys.argv[3:]])
         sys.exit(0)
-    print("## Headline: real images, whole slices (mean over 3 seeds, 95% CI over patients and seeds)\n\n" + headline(root))
-    print("\n## Paired differences (per patient; CI over patients and each model's seeds)\n\n" + paired(root))
+    print("## The frozen experiment, scored once (results/final/; protocol.md entry 3)\n\n" + final_headline(root))
+    print("\n## The frozen experiment: pre-registered paired differences\n\n" + final_differences(root))
+    print("\n## The frozen experiment: targets\n\n" + final_targets(root))
+    print("\n## The frozen experiment under every inference mode (absolute)\n\n" + inference_modes(root))
+    print("\n## The frozen experiment under every inference mode (paired)\n\n" + inference_mode_differences(root))
+    print("\n## The freeze on the validation axes (results/freeze/)\n\n" + freeze(root, "model_b_aug", "sliding_window")
+          + "\n\n" + freeze_mode_choice(root) + "\n\n" + freeze_hd95(root))
+    print("\n## Headline of the previous experiment (results/headline.csv): real images, whole slices (mean over 3 "
+          "seeds, 95% CI over patients and seeds)\n\n" + headline(root))
+    print("\n## Paired differences of the previous experiment (per patient; CI over patients and each model's seeds)"
+          "\n\n" + paired(root))
     print("\n## The shipped models (seed 0) on external_dixon's test subjects (one seed; results/protocol.md, entry 1)"
           "\n\n" + dixon_shipped(root))
     print("\n## Old crop protocol vs whole slices (mean Dice, seed 0 unless stated)\n\n" + protocols(root))
