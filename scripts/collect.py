@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from spine_synthseg.config import compose_config  # noqa: E402
+from spine_synthseg.data import families  # noqa: E402
 from spine_synthseg.errors import DataError  # noqa: E402
 from spine_synthseg.evaluation import collect as c  # noqa: E402
 from spine_synthseg.evaluation.figures import headline_plot  # noqa: E402
@@ -50,18 +51,29 @@ from spine_synthseg.evaluation.training_curves import export  # noqa: E402
 COPY = ("summary.md", "summary.json", "dice_vs_resolution.png", "dice_per_test.png")
 
 
+CATALOG: dict = {}  # the catalogue (conf/catalog/default.yaml), read in main(): families and models
+HEADLINE: dict[str, tuple] = {}  # its test families: name -> (test, variant, structure, metric)
+MODELS: tuple[str, ...] = ()
+MODE = ""  # the configured inference mode (conf/config.yaml): the reference of the freeze's mode comparisons
+
+
 def bootstrap(overrides: list[str]) -> tuple[int, float, int]:
-    ev = compose_config(overrides).evaluation
+    global CATALOG, HEADLINE, MODELS, MODE
+    cfg = compose_config(overrides)
+    MODE = str(cfg.inference_mode)
+    CATALOG = families.catalog_of(cfg)
+    HEADLINE, MODELS = families.headline_keys(CATALOG), tuple(families.models(CATALOG))
+    ev = cfg.evaluation
     return int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed)
 
 
 def write_tables(results: Path, long: list[dict], boot, configs: dict | None = None) -> None:
-    tables = c.experiment_tables(long, *boot, configs=configs)
+    tables = c.experiment_tables(long, *boot, headline=HEADLINE, models=MODELS, configs=configs)
     c.write_csv(results / "default" / "all_tests.csv", tables["all_tests"])
     c.write_csv(results / "headline.csv", tables["headline"])
     c.write_csv(results / "paired_differences.csv", tables["paired_differences"])
     seeds = sorted({r["seed"] for r in long})
-    headline_plot(tables["headline"], results / "headline.png",
+    headline_plot(tables["headline"], CATALOG, results / "headline.png",
                   f"Real tests, whole slices: mean over patients and {len(seeds)} seed{'s' * (len(seeds) > 1)}")
 
 
@@ -85,7 +97,7 @@ def experiment(runs: Path, results: Path, boot) -> None:
                 shutil.copy(png, out / png.name)
     c.write_csv(default / "per_patient.csv", long)
     trained = sorted(p for p in runs.glob("model_*_seed*") if (p / "metrics.json").is_file())
-    configs = {m: c.run_config(runs / f"{m}_seed0") for m in c.MODELS if (runs / f"{m}_seed0" / ".hydra").is_dir()}
+    configs = {m: c.run_config(runs / f"{m}_seed0") for m in MODELS if (runs / f"{m}_seed0" / ".hydra").is_dir()}
     write_tables(results, long, boot, configs)
     if trained:
         train = {p.name: {k: v for k, v in json.loads((p / "metrics.json").read_text()).items() if k != "splits"}
@@ -139,7 +151,7 @@ def evaluations(out: Path, labelled: list[str], seed: str | None, boot) -> None:
         if not folders:
             raise DataError(f"{item!r}: give LABEL=EVAL_DIR[,EVAL_DIR...].")
         long = [r for folder in folders.split(",") for r in c.evaluation_long(Path(folder), seed)]
-        models = c.models_of(long, c.MODELS)
+        models = c.models_of(long, MODELS)
         seeds = c.check_seeds(long, models)
         n = {m: f"{len(v)} seed{'s' if len(v) > 1 else ''} ({' '.join(v)})" for m, v in seeds.items()}
         summaries += [{"run": label, "seeds": n[r["model"]], **r} for r in c.summarise(long, *boot, models)]
@@ -174,11 +186,11 @@ def quality(out: Path, validation: Path, test: Path | None) -> None:
 def compare(old_dir: Path, new_dir: Path, out: Path, boot) -> None:
     old, new = (c.read_long(d / "default" / "per_patient.csv") for d in (old_dir, new_dir))
     rows = []
-    for model in c.models_of(old + new, c.MODELS):
+    for model in c.models_of(old + new, MODELS):
         tagged = [{**r, "model": "old"} for r in old if r["model"] == model] + \
                  [{**r, "model": "new"} for r in new if r["model"] == model]
-        means = {(r["test"], r["model"]): r["mean"] for r in c.select(c.summarise(tagged, *boot), c.HEADLINE)}
-        for r in c.select(c.paired(tagged, [("new", "old")], *boot), c.HEADLINE):
+        means = {(r["test"], r["model"]): r["mean"] for r in c.select(c.summarise(tagged, *boot), HEADLINE)}
+        for r in c.select(c.paired(tagged, [("new", "old")], *boot), HEADLINE):
             rows.append({"test": r["test"], "model": model, "metric": c.HEADLINE_METRIC[r["metric"]],
                          "old_mean": means[(r["test"], "old")], "new_mean": means[(r["test"], "new")],
                          **{k: v for k, v in r.items() if k not in ("test", "model_a", "model_b", "metric")}})
@@ -250,8 +262,8 @@ def freeze_validation(results: Path, runs: Path, boot) -> None:
     by_mode, by_model = [], []
     for b in bases:
         mine = [r for r in long if split(r["model"])[0] == b]
-        by_mode += tag(axes.summarise_axes(mine, f"{b}@sliding_window" if f"{b}@sliding_window" in
-                                           {r["model"] for r in mine} else None, *boot), reference="sliding_window")
+        by_mode += tag(axes.summarise_axes(mine, f"{b}@{MODE}" if f"{b}@{MODE}" in
+                                           {r["model"] for r in mine} else None, *boot), reference=MODE)
     for mode in modes:
         for post in posts:
             here = [r for r in long if split(r["model"])[1:] == (post, mode)]
@@ -270,7 +282,7 @@ def freeze_validation(results: Path, runs: Path, boot) -> None:
     front = [r for r in by_model if r["reference"] == "model_b_aug"]
     front_plot(front, results / "validation_front.png", f"freeze candidates: {len(trained)} runs, every model x "
                "inference mode (+column: the column band), validation axes;\nnamed: the sliding window without the band, "
-               "pale: the other modes (validation_modes.csv)", labelled=lambda r: r["variant"].endswith("@sliding_window")
+               "pale: the other modes (validation_modes.csv)", labelled=lambda r: r["variant"].endswith(f"@{MODE}")
                and "+" not in r["variant"])
     print(f"written {results}/validation_modes.csv, validation_models.csv, validation_hd95.csv, validation_front.png")
 

@@ -13,12 +13,17 @@ import csv
 import sys
 from pathlib import Path
 
-MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
-NAMES = {"model_a": "Model A (synthetic only)", "model_b": "Model B (real only)", "model_b_aug": "Model B+aug (real + nnU-Net aug)",
-         "model_c": "Model C (synthetic + real)"}
-TESTS = {"space_test": "T2 SPACE test patients (in-domain)", "tse": "T2 TSE, other protocol (all 52 slices)",
-         "tse_mid": "T2 TSE, mid-sagittal slices", "external_t1_like": "external, real T1-like (4 patients, descriptive)",
-         "external_t2_like": "external, real T2-like / TIRM (23 patients)"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spine_synthseg.config import compose_config  # noqa: E402
+from spine_synthseg.data import families  # noqa: E402
+from spine_synthseg.evaluation import report_tables as rt  # noqa: E402
+
+CONFIG = compose_config()
+CATALOG = families.catalog_of(CONFIG)  # every family's and model's name (conf/catalog/default.yaml)
+MODE = str(CONFIG.inference_mode)  # the inference mode the freeze chose (conf/config.yaml)
+MODELS = tuple(families.models(CATALOG))
+NAMES = {m: rt.model_name(CATALOG, m) for m in MODELS}
+FINAL, PREVIOUS = rt.protocol("final"), rt.protocol("previous")  # what each entry's tables show
 HOME = [("contrast", v) for v in ("gamma_0.5", "gamma_2.0", "inversion", "piecewise_shuffle")] + \
        [("resolution", v) for v in ("iso_0.492mm", "iso_2mm", "iso_3mm", "iso_4mm", "iso_6mm", "thick_4mm", "thick_6mm")]
 
@@ -27,8 +32,7 @@ def read(path: Path) -> list[dict]:
     return list(csv.DictReader(open(path)))
 
 
-def ci(r: dict, key: str = "mean", digits: int = 3) -> str:
-    return f"{float(r[key]):.{digits}f} [{float(r['ci_low']):.{digits}f}, {float(r['ci_high']):.{digits}f}]"
+ci = rt.ci
 
 
 def present(rows) -> list[str]:
@@ -38,30 +42,15 @@ def present(rows) -> list[str]:
 
 
 def headline(root: Path) -> str:
-    rows = {(r["test"], r["model"]): r for r in read(root / "headline.csv")}
-    models = present(rows.values())
-    lines = ["| real test set | metric | " + " | ".join(NAMES[m] for m in models) + " |", "|---|---|" + "---|" * len(models)]
-    for test, label in TESTS.items():
-        cells = [rows.get((test, m)) for m in models]
-        if any(cells):
-            metric = next(c["metric"] for c in cells if c)
-            lines.append(f"| {label} | {metric} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
-    return "\n".join(lines)
+    """The previous experiment's headline (results/headline.csv)."""
+    return rt.headline_table(read(root / "headline.csv"), CATALOG, PREVIOUS, seeds_column=False)
 
 
-KEY_PAIRS = {("model_a", "model_b"), ("model_a", "model_b_aug"), ("model_b", "model_b_aug"), ("model_b_aug", "model_c"),
-             ("model_a", "model_c")}
-
-
-def paired(root: Path, pairs: set | None = None) -> str:
-    """Paired differences; `pairs`: only these (model, model) pairs."""
-    lines = ["| real test set | difference | mean [95% CI] | patients |", "|---|---|---|---|"]
-    for r in read(root / "paired_differences.csv"):
-        if pairs is not None and (r["model_a"], r["model_b"]) not in pairs:
-            continue
-        lines.append(f"| {TESTS[r['test']]} | {r['model_a']} - {r['model_b']} ({r['metric']}) | {ci(r, 'diff_mean')} | "
-                     f"{r['n_patients']} |")
-    return "\n".join(lines)
+def paired(root: Path, pairs: list | None = None) -> str:
+    """Paired differences of the previous experiment; `pairs`: these (model, model) pairs, else every pair."""
+    rows = read(root / "paired_differences.csv")
+    every = list(dict.fromkeys((r["model_a"], r["model_b"]) for r in rows))
+    return rt.differences_table(rows, CATALOG, {**PREVIOUS, "pairs": pairs or every})
 
 
 def table(root: Path, keys: list[tuple[str, str]], structure: str, metric: str, title: str) -> str:
@@ -125,10 +114,12 @@ def inference_choice(root: Path) -> str:
     if not path.is_file():
         return "(not run)"
     data = json.loads(path.read_text())
-    lines = [f"| model (seed 0) | full pass | sliding window ({data['window_px'][0]} x {data['window_px'][1]} px, 50 % overlap) |",
-             "|---|---|---|"]
+    modes = [k for k in next(iter(data["models"].values()))]
+    window = f" ({data['window_px'][0]} x {data['window_px'][1]} px, 50 % overlap)"
+    lines = ["| model (seed 0) | " + " | ".join(m.replace("_", " ") + (window if "window" in m else "") for m in modes)
+             + " |", "|---|" + "---|" * len(modes)]
     for m, v in data["models"].items():
-        lines.append(f"| {NAMES.get(m, m)} | {v['full_pass']:.3f} | {v['sliding_window']:.3f} |")
+        lines.append(f"| {NAMES.get(m, m)} | " + " | ".join(f"{v[k]:.3f}" for k in modes) + " |")
     return "\n".join(lines)
 
 
@@ -174,35 +165,15 @@ def frozen_vs_short(root: Path) -> str:
     lines = ["| real test set | model | short budget | frozen configuration | difference [95% CI] | patients |",
              "|---|---|---|---|---|---|"]
     for r in read(path):
-        lines.append(f"| {TESTS[r['test']]} | {NAMES[r['model']]} | {float(r['old_mean']):.3f} | {float(r['new_mean']):.3f} | "
+        lines.append(f"| {rt.family_label(CATALOG, r['test'], [r], PREVIOUS.get('labels'))} | {NAMES[r['model']]} | {float(r['old_mean']):.3f} | {float(r['new_mean']):.3f} | "
                      f"{float(r['diff_mean']):+.3f} [{float(r['ci_low']):+.3f}, {float(r['ci_high']):+.3f}] | {r['n_patients']} |")
     return "\n".join(lines)
 
 
 def targets(root: Path) -> str:
-    """The reality-gap issue's targets, each read from the committed results; 'met' judges the point estimate."""
-    head = {(r["test"], r["model"]): r for r in read(root / "headline.csv")}
-    pair = {(r["test"], r["model_a"], r["model_b"]): r for r in read(root / "paired_differences.csv")}
-    res = {r["variant"]: r for r in read(root / "default" / "all_tests.csv")
-           if r["model"] == "model_a" and r["test"] == "resolution" and r["structure"] == "mean" and r["metric"] == "dice"}
-    rows = [("Model A >= 0.85 on the T2 SPACE test patients", head[("space_test", "model_a")], "mean", 0.85),
-            ("Model A within 0.03 of Model B (T2 SPACE): A >= B - 0.03", pair[("space_test", "model_a", "model_b")], "diff_mean", -0.03),
-            ("real T1-like: A >= B + 0.10", pair[("external_t1_like", "model_a", "model_b")], "diff_mean", 0.10),
-            ("real T1-like: A >= B+aug + 0.03", pair[("external_t1_like", "model_a", "model_b_aug")], "diff_mean", 0.03),
-            ("external T2-like: A >= B+aug", pair[("external_t2_like", "model_a", "model_b_aug")], "diff_mean", 0.0),
-            ("T2 TSE (all slices): A >= B+aug", pair[("tse", "model_a", "model_b_aug")], "diff_mean", 0.0),
-            ("T2 TSE (mid-sagittal): A >= B+aug", pair[("tse_mid", "model_a", "model_b_aug")], "diff_mean", 0.0)]
-    lines = ["| target | measured: mean or A - other [95% CI] | met (point estimate) |", "|---|---|---|"]
-    for label, r, key, bound in rows:
-        sign = "+" if key == "diff_mean" else ""
-        lines.append(f"| {label} | {float(r[key]):{sign}.3f} [{float(r['ci_low']):{sign}.3f}, {float(r['ci_high']):{sign}.3f}] | "
-                     f"{'yes' if float(r[key]) >= bound else 'no'} |")
-    if "iso_0.492mm" in res and "iso_4mm" in res:
-        loss = float(res["iso_0.492mm"]["mean"]) - float(res["iso_4mm"]["mean"])
-        lines.append(f"| A loses <= 0.05 from native resolution to 4 mm (home-field, {res['iso_4mm']['n_seeds']} seed) | "
-                     f"{float(res['iso_0.492mm']['mean']):.3f} -> {float(res['iso_4mm']['mean']):.3f} (loss {loss:.3f}) | "
-                     f"{'yes' if loss <= 0.05 else 'no'} |")
-    return "\n".join(lines)
+    """The reality-gap issue's targets (conf/protocol/previous.yaml), each read from the committed results."""
+    return rt.targets_table(read(root / "headline.csv"), read(root / "paired_differences.csv"),
+                            read(root / "default" / "all_tests.csv"), CATALOG, PREVIOUS)
 
 
 def step_speed(root: Path, name: str = "step_speed") -> str:
@@ -248,7 +219,7 @@ def dixon_shipped(root: Path) -> str:
     pairs = {(r["run"], r["model_a"], r["model_b"], r["metric"]): r for r in read(root / "external_dixon_shipped_paired.csv")}
     lines = ["| inference | metric | " + " | ".join(NAMES[m] for m in MODELS) + " | A - B+aug | A - B | C - B+aug |",
              "|---|---|" + "---|" * (len(MODELS) + 3)]
-    for run in ("sliding_window", "full_pass"):
+    for run in dict.fromkeys(k[0] for k in rows):  # the inference modes, in the file's order
         for metric in ("vb_dice", "vb_recall", "vb_fp_far"):
             cells = [rows.get((run, m, metric)) for m in MODELS]
             if not any(cells):
@@ -380,7 +351,7 @@ def freeze_mode_choice(root: Path) -> str:
         return "(not run)"
     rows = [r for r in read(path) if r["in_domain_diff"] != "nan"]
     cols = [("full_pass", "none", "full pass"), ("large_window", "none", "large window"),
-            ("sliding_window", "+column", "column band")]
+            (MODE, "+column", "column band")]
     cell = {(r["model"], r["mode"], r["postprocess"]): r for r in rows}
     lines = ["| model | " + " | ".join(f"{c[2]}: in-domain | {c[2]}: shift" for c in cols) + " |",
              "|---|" + "---|---|" * len(cols)]
@@ -411,140 +382,70 @@ def freeze_hd95(root: Path) -> str:
     return "\n".join(lines)
 
 
-FINAL_TESTS = {"space_test": "T2 SPACE test patients (in-domain, 10)", "tse": "T2 TSE test part (other protocol)",
-               "tse_mid": "T2 TSE test part, mid-sagittal", "external_t1_like": "external T1-like (4 patients, descriptive)",
-               "external_t2_like": "external T2-like / TIRM (23 patients)",
-               "external_dixon": "Dixon water images, 3 T GRE (24 subjects)"}
-
-
-def _pairs(root: Path) -> dict:
-    """(test, a, b) -> (diff, low, high) from paired_differences.csv, both orders (b - a flips the sign)."""
-    out = {}
-    for r in read(root / "paired_differences.csv"):
-        d, lo, hi = float(r["diff_mean"]), float(r["ci_low"]), float(r["ci_high"])
-        out[(r["test"], r["model_a"], r["model_b"])] = (d, lo, hi)
-        out[(r["test"], r["model_b"], r["model_a"])] = (-d, -hi, -lo)
-    return out
-
-
-def _signed(v: tuple | None) -> str:
-    return "n/a" if v is None else f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
-
-
 def final_headline(root: Path) -> str:
     """The frozen experiment (results/final/headline.csv): each real test x model, mean [95% CI], 3 seeds."""
-    path = root / "final" / "headline.csv"
-    if not path.is_file():
-        return "(not run)"
-    rows = {(r["test"], r["model"]): r for r in read(path)}
-    models = present(rows.values())
-    lines = ["| real test set | metric | " + " | ".join(NAMES[m] for m in models) + " | seeds |",
-             "|---|---|" + "---|" * len(models) + "---|"]
-    for test, label in FINAL_TESTS.items():
-        cells = [rows.get((test, m)) for m in models]
-        if any(cells):
-            first = next(c for c in cells if c)
-            lines.append(f"| {label} | {first['metric']} | " + " | ".join(ci(c) if c else "n/a" for c in cells)
-                         + f" | {first['n_seeds']} |")
-    return "\n".join(lines)
+    path = root / FINAL["results"] / "headline.csv"
+    return rt.headline_table(read(path), CATALOG, FINAL) if path.is_file() else "(not run)"
 
 
 def final_differences(root: Path) -> str:
     """The pre-registered paired comparisons of the frozen experiment (results/protocol.md, entry 3)."""
-    if not (root / "final" / "paired_differences.csv").is_file():
-        return "(not run)"
-    pair = _pairs(root / "final")
-    lines = ["| real test set | A - B+aug | A - B | C - B+aug | B - B+aug |", "|---|---|---|---|---|"]
-    for test, label in FINAL_TESTS.items():
-        cells = [pair.get((test, a, b)) for a, b in (("model_a", "model_b_aug"), ("model_a", "model_b"),
-                                                       ("model_c", "model_b_aug"), ("model_b", "model_b_aug"))]
-        if any(cells):
-            lines.append(f"| {label} | " + " | ".join(_signed(c) for c in cells) + " |")
-    return "\n".join(lines)
+    path = root / FINAL["results"] / "paired_differences.csv"
+    return rt.differences_table(read(path), CATALOG, FINAL) if path.is_file() else "(not run)"
 
 
 def final_targets(root: Path) -> str:
-    """The freeze-and-test issue's targets from results/final; 'met' as each target states it."""
-    final = root / "final"
+    """The freeze-and-test issue's targets (conf/protocol/final.yaml) from results/final."""
+    final = root / FINAL["results"]
     if not (final / "headline.csv").is_file():
         return "(not run)"
-    head = {(r["test"], r["model"]): r for r in read(final / "headline.csv")}
-    pair = _pairs(final)
-    hd = next((r for r in read(final / "default" / "all_tests.csv") if r["model"] == "model_a" and r["test"] == "standard"
-               and r["structure"] == "vertebra" and r["metric"] == "hd95_mm"), None)
-    a = head[("space_test", "model_a")]
-    rows = [("Model A >= 0.85 mean Dice in-domain", ci(a), float(a["mean"]) >= 0.85)]
-    if hd:
-        rows.append(("Model A vertebra HD95 <= 6 mm in-domain", ci(hd, digits=1) + " mm", float(hd["mean"]) <= 6))
-    d = pair.get(("external_dixon", "model_a", "model_b_aug"))
-    if d:
-        rows.append(("Dixon test subjects: A - B+aug >= 0.10, CI above 0", _signed(d), d[0] >= 0.10 and d[1] > 0))
-    d = pair[("tse_mid", "model_a", "model_b_aug")]
-    rows.append(("mid-sagittal T2 TSE: A within 0.03 of B+aug (A - B+aug >= -0.03)", _signed(d), d[0] >= -0.03))
-    d = pair[("external_t2_like", "model_a", "model_b_aug")]
-    rows.append(("external T2-like: A > B+aug, CI above 0", _signed(d), d[1] > 0))
-    for test, label in FINAL_TESTS.items():
-        d = pair.get((test, "model_c", "model_b_aug"))
-        if d:
-            rows.append((f"Model C >= Model B+aug: {label}", _signed(d), d[0] >= 0))
-    lines = ["| target | measured [95% CI] | met |", "|---|---|---|"]
-    lines += [f"| {label} | {value} | {'yes' if ok else 'no'} |" for label, value, ok in rows]
-    return "\n".join(lines)
+    return rt.targets_table(read(final / "headline.csv"), read(final / "paired_differences.csv"),
+                            read(final / "default" / "all_tests.csv"), CATALOG, FINAL)
 
 
 def inference_modes(root: Path) -> str:
     """Every real test under every inference mode, the frozen models (results/final/inference_mode.csv)."""
-    import sys
-
-    path = root / "final" / "inference_mode.csv"
+    path = root / FINAL["results"] / "inference_mode.csv"
     if not path.is_file():
         return "(not run)"
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from spine_synthseg.evaluation.collect import HEADLINE
-
     rows = read(path)
+    keys = families.headline_keys(CATALOG, FINAL["families"])
     modes = list(dict.fromkeys(r["run"] for r in rows))
     index = {(r["run"], r["model"], r["test"], r["variant"], r["structure"], r["metric"]): r for r in rows}
     lines = ["| real test set | model | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
-    for test, label in FINAL_TESTS.items():
-        for m in MODELS:
-            cells = [index.get((mode, m, *HEADLINE[test])) for mode in modes]
+    for name, key in keys.items():
+        for m in FINAL["models"]:
+            cells = [index.get((mode, m, *key)) for mode in modes]
             if any(cells):
+                label = rt.family_label(CATALOG, name, [c for c in cells if c])
                 lines.append(f"| {label} | {m} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
 def inference_mode_differences(root: Path) -> str:
-    """The pre-registered comparisons A - B+aug and C - B+aug on every real test under every inference mode
-    (results/final/inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
-    import sys
-
-    path = root / "final" / "inference_mode_paired.csv"
+    """The pre-registered comparisons (conf/protocol/final.yaml mode_pairs) on every real test under every inference
+    mode (results/final/inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
+    path = root / FINAL["results"] / "inference_mode_paired.csv"
     if not path.is_file():
         return "(not run)"
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from spine_synthseg.evaluation.collect import HEADLINE
-
     rows = read(path)
+    keys = families.headline_keys(CATALOG, FINAL["families"])
     modes = list(dict.fromkeys(r["run"] for r in rows))
-    pair = {}
-    for r in rows:
-        d, lo, hi = float(r["diff_mean"]), float(r["ci_low"]), float(r["ci_high"])
-        key = (r["run"], r["test"], r["variant"], r["structure"], r["metric"])
-        pair[key + (r["model_a"], r["model_b"])] = (d, lo, hi)
-        pair[key + (r["model_b"], r["model_a"])] = (-d, -hi, -lo)
+    pair = rt.pair_index(rows, ("run", "test", "variant", "structure", "metric"))
     lines = ["| real test set | comparison | " + " | ".join(m.replace("_", " ") for m in modes) + " |",
              "|---|---|" + "---|" * len(modes)]
-    for test, label in FINAL_TESTS.items():
-        for a, b, name in (("model_a", "model_b_aug", "A - B+aug"), ("model_c", "model_b_aug", "C - B+aug")):
-            cells = [pair.get((mode, *HEADLINE[test], a, b)) for mode in modes]
+    for name, key in keys.items():
+        for a, b in FINAL["mode_pairs"]:
+            cells = [pair.get((mode, *key, a, b)) for mode in modes]
             if any(cells):
-                lines.append(f"| {label} | {name} | " + " | ".join(_signed(c) for c in cells) + " |")
+                label = rt.family_label(CATALOG, name, [c for c in cells if c])
+                lines.append(f"| {label} | {rt.pair_name((a, b))} | "
+                             + " | ".join(ci(c, "diff_mean", signed=True) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
 SECTIONS = {
-    "headline": headline, "paired_key": lambda r: paired(r, KEY_PAIRS), "paired": paired, "protocols": protocols,
+    "headline": headline, "paired_key": lambda r: paired(r, PREVIOUS["pairs"]), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
     "per_structure": per_structure, "external": external, "home_field": home_field, "screening": screening,
     "step_speed": step_speed, "step_speed_previous": lambda r: step_speed(r, "step_speed_previous_machine"), "learning_curves": learning_curves, "confirmation": confirmation,
@@ -556,7 +457,7 @@ SECTIONS = {
     "realism_optuna": optuna_front,
     "freeze_vs_b_aug": lambda r: freeze(r, "model_b_aug"), "freeze_vs_a": lambda r: freeze(r, "model_a"),
     "freeze_modes": lambda r: freeze(r, "modes"), "freeze_hd95": freeze_hd95, "freeze_grid": freeze_grid,
-    "freeze_chosen": lambda r: freeze(r, "model_b_aug", "sliding_window"), "freeze_mode_choice": freeze_mode_choice,
+    "freeze_chosen": lambda r: freeze(r, "model_b_aug", MODE), "freeze_mode_choice": freeze_mode_choice,
     "final_headline": final_headline, "final_differences": final_differences, "final_targets": final_targets,
     "inference_mode": inference_modes, "inference_mode_differences": inference_mode_differences,
 }
@@ -591,7 +492,7 @@ if __name__ == "__main__":
     print("\n## The frozen experiment: targets\n\n" + final_targets(root))
     print("\n## The frozen experiment under every inference mode (absolute)\n\n" + inference_modes(root))
     print("\n## The frozen experiment under every inference mode (paired)\n\n" + inference_mode_differences(root))
-    print("\n## The freeze on the validation axes (results/freeze/)\n\n" + freeze(root, "model_b_aug", "sliding_window")
+    print("\n## The freeze on the validation axes (results/freeze/)\n\n" + freeze(root, "model_b_aug", MODE)
           + "\n\n" + freeze_mode_choice(root) + "\n\n" + freeze_hd95(root))
     print("\n## Headline of the previous experiment (results/headline.csv): real images, whole slices (mean over 3 "
           "seeds, 95% CI over patients and seeds)\n\n" + headline(root))

@@ -3,6 +3,10 @@ state) with a model card each (models/<name>.md: data, config, command, headline
 
   python scripts/ship_models.py outputs/final results/final models --mode sliding_window   # the frozen experiment
   python scripts/ship_models.py --cards results/final models   # refresh the cards' tables from RESULTS/headline.csv
+  python scripts/ship_models.py --qc-only models results/qc_threshold.json   # store a QC choice in the checkpoints
+
+--qc-threshold FILE (or --qc-only) stores the quality score and threshold chosen on validation (the file that
+``scripts/collect.py qc`` wrote) in the checkpoints; predict flags slices with it unless told another threshold.
 
 --mode stores the experiment's frozen inference mode in the checkpoints (predict uses it unless told otherwise);
 without it they keep the mode they were validated with during training.
@@ -18,7 +22,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spine_synthseg.data import families  # noqa: E402
 from spine_synthseg.evaluation.collect import run_config  # noqa: E402
+from spine_synthseg.evaluation.report_tables import family_label  # noqa: E402
 
 CARDS = {
     "model_a": ("Model A: synthetic images only", "experiment=model_a (data=synth)",
@@ -40,37 +46,73 @@ CARDS = {
 }
 
 
-def strip(src: Path, dst: Path, mode: str | None = None) -> None:
+def strip(src: Path, dst: Path, mode: str | None = None, quality: dict | None = None) -> None:
     ckpt = torch.load(src, map_location="cpu", weights_only=False)
-    keep = {k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step")}
+    keep = {k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step")
+            if k in ckpt}
     if mode is not None:
         keep["hyper_parameters"]["inference_mode"] = mode  # the experiment's frozen mode, read by predict
+    if quality is not None:
+        keep["quality"] = quality  # the QC score and threshold chosen on validation for these models, read by predict
     dst.parent.mkdir(parents=True, exist_ok=True)
     torch.save(keep, dst)
+
+
+def qc_choice(path: Path) -> dict:
+    """{score, threshold, chosen_on} of the file written by ``scripts/collect.py qc`` (e.g. results/qc_threshold.json)."""
+    choice = json.loads(path.read_text())
+    return {"score": choice["score"], "threshold": float(choice["threshold"]),
+            "chosen_on": f"{path.as_posix()} (validation: {choice.get('validation', 'unknown')})"}
+
+
+def store_qc(models: Path, path: Path) -> None:
+    """Store the QC choice of `path` in every shipped checkpoint (weights and hyper-parameters unchanged)."""
+    for name in CARDS:
+        ckpt = models / f"{name}.ckpt"
+        strip(ckpt, ckpt, quality=qc_choice(path))
+        print(f"stored the QC threshold of {path} in {ckpt}")
 
 
 def card(name: str, run: Path, headline: list[dict], mode: str | None = None) -> str:
     title, _, data = CARDS[name]
     metrics = json.loads((run / "metrics.json").read_text())
+    prep = preprocess(run / metrics["checkpoint"])
     experiment = metrics.get("experiment") or name
     lines = [f"# {title}", "", f"`models/{name}.ckpt`: the seed-0 run of the frozen experiment "
              f"(`bash scripts/run_freeze.sh`, i.e. `python run.py experiment={experiment} seed=0`, commit "
-             f"{metrics.get('commit', 'unknown')}); inference: `{mode or metrics.get('inference_mode', 'sliding_window')}`"
+             f"{metrics.get('commit', 'unknown')}); inference: `{mode or metrics.get('inference_mode', 'as stored in the checkpoint')}`"
              " (results/protocol.md, entry 3).", "",
-             f"- Config: `{run_config(run)}`; batch {metrics['batch_size']} crops of 160 x 128 px from "
-             f"whole slices at 1.5 mm, 2D U-Net depth 4 / base 16 / instance norm, Dice + CE, AdamW 2e-3.",
+             f"- Config: `{run_config(run)}`; batch {metrics['batch_size']} crops of {prep['size'][0]} x {prep['size'][1]} px "
+             f"from whole slices at {prep['spacing_mm']:g} mm, 2D U-Net depth 4 / base 16 / instance norm, Dice + CE, "
+             f"AdamW 2e-3.",
              f"- Data: {data}", f"- Selected checkpoint: `{metrics['checkpoint']}` by `{metrics['monitor']}` "
              f"= {metrics['best_val_of_monitor']:.4f}; real validation Dice (whole slices) "
              f"{metrics['validation']['val_real/dice_mean']:.4f}.",
-             INPUT_LINE,
+             input_line(prep),
              "- Output: 0 background, 1 vertebra (body + posterior elements, as SPIDER labels it), 2 disc, 3 canal.",
              ""] + headline_table(name, headline) + ["", use_line(name), ""]
     return "\n".join(lines)
 
 
 HEADLINE_INTRO = "Headline results"
-INPUT_LINE = ("- Input: any sagittal slice or volume: PNG slices with their pixel spacing, a .mha / .nii(.gz) / .nrrd volume "
-              "or a DICOM series folder; resampled to 1.5 mm inside.")
+def preprocess(ckpt: Path) -> dict:
+    """The preprocessing a checkpoint was trained with (its working spacing in mm, crop size in px, percentiles)."""
+    return torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]["preprocess"]
+
+
+def input_line(prep: dict) -> str:
+    return ("- Input: any sagittal slice or volume: PNG slices with their pixel spacing, a .mha / .nii(.gz) / .nrrd "
+            f"volume or a DICOM series folder; resampled to {prep['spacing_mm']:g} mm inside.")
+
+
+def quality_line(ckpt: Path) -> str:
+    """The card's line on the QC threshold stored in the checkpoint (``--qc-threshold``)."""
+    q = torch.load(ckpt, map_location="cpu", weights_only=False).get("quality")
+    if not q:
+        return "- Quality flag: no threshold stored; predict writes the score and flags nothing unless given one."
+    return (f"- Quality flag: `{q['score']}` agreement below {q['threshold']:.4f} flags a slice for checking; chosen on "
+            f"{q['chosen_on']} with the models shipped at results/protocol.md entry 2 (earlier checkpoints than these; "
+            f"not yet re-chosen for them).")
 
 
 def use_line(name: str) -> str:
@@ -81,10 +123,11 @@ def use_line(name: str) -> str:
 def headline_table(name: str, headline: list[dict]) -> list[str]:
     """The card's lines on the headline tests: mean over seeds, two-level 95 % CI, seed SD (results/headline.csv)."""
     rows = [r for r in headline if r["model"] == name]
+    catalog = families.catalog_of()
     lines = [f"{HEADLINE_INTRO} (mean over the seeds of this configuration, 95 % CI over patients and seeds, "
              "seed SD; `results/final/headline.csv`):", "", "| test | metric | seeds | mean [95% CI] | seed SD |",
              "|---|---|---|---|---|"]
-    return lines + [f"| {r['test']} | {r['metric']} | {r['n_seeds']} | {float(r['mean']):.3f} [{float(r['ci_low']):.3f}, "
+    return lines + [f"| {family_label(catalog, r['test'], [r])} | {r['metric']} | {r['n_seeds']} | {float(r['mean']):.3f} [{float(r['ci_low']):.3f}, "
                     f"{float(r['ci_high']):.3f}] | {float(r['seed_sd']):.3f} |" for r in rows]
 
 
@@ -96,25 +139,32 @@ def refresh_cards(results: Path, models: Path) -> None:
         start = next(i for i, line in enumerate(lines) if line.startswith(HEADLINE_INTRO))
         end = next(i for i, line in enumerate(lines) if line.startswith("Use:"))
         lines[start:end - 1] = headline_table(name, headline)
-        lines = [INPUT_LINE if line.startswith("- Input:") else use_line(name) if line.startswith("Use:") else line
+        lines = [line for line in lines if not line.startswith("- Quality flag:")]
+        lines = [input_line(preprocess(models / f"{name}.ckpt")) if line.startswith("- Input:") else use_line(name) if line.startswith("Use:") else line
                  for line in lines]
+        at = next(i for i, line in enumerate(lines) if line.startswith("- Input:")) + 1
+        lines.insert(at, quality_line(models / f"{name}.ckpt"))
         (models / f"{name}.md").write_text("\n".join(lines) + "\n")
         print(f"refreshed {models / name}.md")
 
 
-def main(runs: Path, results: Path, out: Path, mode: str | None = None) -> None:
+def main(runs: Path, results: Path, out: Path, mode: str | None = None, qc: Path | None = None) -> None:
     headline = list(csv.DictReader(open(results / "headline.csv")))
     for name in CARDS:
         run = (runs / f"{name}_seed0").resolve()
         metrics = json.loads((run / "metrics.json").read_text())
-        strip(run / metrics["checkpoint"], out / f"{name}.ckpt", mode)
+        strip(run / metrics["checkpoint"], out / f"{name}.ckpt", mode, qc_choice(qc) if qc else None)
         (out / f"{name}.md").write_text(card(name, run, headline, mode))
         print(f"{out / name}.ckpt ({(out / f'{name}.ckpt').stat().st_size / 1e6:.1f} MB)")
+    refresh_cards(results, out)  # the quality line, read back from the checkpoints
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--cards":
         refresh_cards(Path(sys.argv[2]), Path(sys.argv[3]))
+    elif sys.argv[1] == "--qc-only":
+        store_qc(Path(sys.argv[2]), Path(sys.argv[3]))
     else:
         mode = sys.argv[sys.argv.index("--mode") + 1] if "--mode" in sys.argv else None
-        main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), mode)
+        qc = Path(sys.argv[sys.argv.index("--qc-threshold") + 1]) if "--qc-threshold" in sys.argv else None
+        main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), mode, qc)

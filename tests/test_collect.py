@@ -92,7 +92,10 @@ def test_experiment_tables_and_headline_cli(tmp_path):
         long += [{**r, "test": "external_dixon", "variant": "dixon_water", "structure": "vertebral_body",
                   "metric": "vb_dice"} for r in table(model, 0.6 + rng.normal(0, 0.02, size=(3, 5)))]
     long = [{**r, "variant": "t2_space"} if r["test"] == "standard" else r for r in long]
-    tables = c.experiment_tables(long, 500, 0.95, 0)
+    from spine_synthseg.data import families
+
+    catalog = families.catalog_of()
+    tables = c.experiment_tables(long, 500, 0.95, 0, families.headline_keys(catalog), list(families.models(catalog)))
     head = {(r["test"], r["model"]): r for r in tables["headline"]}
     assert set(head) == {(t, m) for t in ("space_test", "external_dixon") for m in ("model_a", "model_b")}
     assert head[("space_test", "model_a")]["metric"] == "dice_mean" and head[("space_test", "model_a")]["n_seeds"] == 3

@@ -69,8 +69,10 @@ def test_prediction_never_sees_the_mask(tmp_path, smoke_runs):
     case = build_cases(cfg)[0][0]
     model = load_checkpoint(smoke_runs["model_a"]["ckpt"])
     blank = replace(case, records=[replace(r, structures=r.structures * 0) for r in case.records[:3]])
-    before = segment_slices(model, [case.image(i) for i in range(3)], [r.spacing_mm for r in case.records[:3]])
-    after = segment_slices(model, [blank.image(i) for i in range(3)], [r.spacing_mm for r in blank.records])
+    before = segment_slices(model, [case.image(i) for i in range(3)], [r.spacing_mm for r in case.records[:3]],
+                            mode=cfg.inference_mode)
+    after = segment_slices(model, [blank.image(i) for i in range(3)], [r.spacing_mm for r in blank.records],
+                           mode=cfg.inference_mode)
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
     assert before[0].shape == case.records[0].structures.shape  # scored on the slice's own grid
 
@@ -106,7 +108,8 @@ def test_validation_and_dixon_families_hold_their_own_patients(tmp_path, data_ro
 def test_tse_shift_validation_third_is_the_committed_stratified_draw(tmp_path, data_root):
     from spine_synthseg.config import to_dict
     from spine_synthseg.data.catalog import load_native
-    from spine_synthseg.evaluation.cases import draw_shift_validation_series, mid_sagittal, tse_parts
+    from spine_synthseg.data import families
+    from spine_synthseg.evaluation.cases import draw_shift_validation_series, mid_sagittal
 
     cfg = compose_cfg(tmp_path, [])
     ev = cfg.evaluation
@@ -117,10 +120,12 @@ def test_tse_shift_validation_third_is_the_committed_stratified_draw(tmp_path, d
     series = {r.patient_id for r in records}
     assert len(set(committed) & mid) == round(len(mid) / 3)  # a third of the mid-sagittal series
     assert len(set(committed) - mid) == round(len(series - mid) / 3)
-    val, test = tse_parts(records, committed)
+    catalog = families.families(families.catalog_of(cfg))  # the catalogue's two parts of the TSE series
+    val, test = (families.records(catalog[name], loaded={}) for name in ("tse_shift_val", "tse"))
     assert len(val) + len(test) == len(records) and not {r.patient_id for r in val} & {r.patient_id for r in test}
+    wrong = families.Family(**{**catalog["tse"].__dict__, "subjects": {"series": ["9999"], "exclude": True}})
     with pytest.raises(DataError, match="draw_tse_shift_validation"):
-        tse_parts(records, ["9999"])
+        families.records(wrong)
 
 
 def test_guard_refuses_training_and_validation_patients(tmp_path, data_root):

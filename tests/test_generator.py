@@ -36,7 +36,7 @@ def labels(tmp_path_factory):
 
     root = write_png_folder(tmp_path_factory.mktemp("g") / "tiny")
     records, _ = read_png_folder(root, "t2_SPACE")
-    slices = preprocess_records(records, PreprocessConfig(spacing_mm=1.0, size=SIZE))
+    slices = preprocess_records(records, PreprocessConfig(spacing_mm=1.0, size=SIZE, percentiles=(0.5, 99.5)))
     return stack_label_maps(slices)
 
 
@@ -92,9 +92,9 @@ def test_disabled_stages_are_identity():
     assert torch.allclose(RandomMotion.apply(still, x), x, atol=1e-5)
     native = {"spacing_mm": torch.ones(4, 2), "blur_jitter": torch.ones(4, 2)}
     assert torch.allclose(RandomResolution(spacing_mm=1.0, lowres_noise_std=0.0).apply(native, x), x, atol=1e-5)
-    assert not RandomSpatial(0, 0, 0, 0, 0).enabled
-    assert not any(s.enabled for s in (RandomBiasField(max_std=0), RandomNoise(max_std=0), RandomMotion(prob=0),
-                                       RandomResolution(prob=0)))
+    assert not RandomSpatial(0, 0, 0, 0, 0, spacing_mm=1.0).enabled
+    assert not any(s.enabled for s in (RandomBiasField(max_std=0), RandomNoise(max_std=0), RandomMotion(prob=0, spacing_mm=1.0),
+                                       RandomResolution(prob=0, spacing_mm=1.0)))
 
 
 def test_each_stage_changes_the_image(labels):
@@ -169,13 +169,13 @@ def test_label_map_dataset_holds_no_image(tmp_path):
     from tests.conftest import write_png_folder
 
     records, _ = read_png_folder(write_png_folder(tmp_path / "t"), "t2_SPACE")
-    ds = LabelMapDataset(preprocess_records(records, PreprocessConfig(spacing_mm=1.0, size=SIZE)))
+    ds = LabelMapDataset(preprocess_records(records, PreprocessConfig(spacing_mm=1.0, size=SIZE, percentiles=(0.5, 99.5))))
     assert not hasattr(ds, "image") and "image" not in ds[0]
 
 
 def test_background_regions_modes(labels):
     for mode, n in (("single", 1), ("distance", 5), ("random", 3), ("distance_random", 15), ("real_clusters", 4)):
-        part = BackgroundPartition(mode=mode, n_random=3)
+        part = BackgroundPartition(mode=mode, n_random=3, spacing_mm=1.5)
         rng = torch.Generator().manual_seed(0)
         params = part.sample(labels["structures"].shape[0], SIZE, rng, "cpu")
         regions = part.apply(params, labels)
@@ -230,7 +230,7 @@ def test_subregions_real_clusters_scale_each_cluster_of_each_class():
     from spine_synthseg.synthesis.subregions import StructureSubregions, SubregionParams
     s = torch.tensor([[[0, 1, 1, 2], [2, 3, 3, 0]]])
     clusters = torch.tensor([[[1, 0, 1, 1], [0, 0, 1, 1]]])
-    stage = StructureSubregions(mode="real_clusters", prob=1.0, n_clusters=2)
+    stage = StructureSubregions(mode="real_clusters", prob=1.0, n_clusters=2, spacing_mm=1.5)
     factors = torch.tensor([[[0.5, 1.5], [0.8, 1.2], [0.3, 1.9]]])  # (B, class, cluster)
     params = SubregionParams(torch.ones(1, 3), factors, torch.zeros(1, 1, 6, 6))
     out = stage.apply(params, (torch.ones(1, 1, 2, 4), s, clusters))[0, 0]
@@ -240,7 +240,7 @@ def test_subregions_real_clusters_scale_each_cluster_of_each_class():
     with pytest.raises(ConfigError, match="synth.subregions.n_clusters"):
         stage.apply(params, (torch.ones(1, 1, 2, 4), s, clusters + 1))
     with pytest.raises(ConfigError, match="synth.subregions.mode"):
-        StructureSubregions(mode="kmeans")
+        StructureSubregions(mode="kmeans", spacing_mm=1.5)
 
 
 def test_intensity_clusters_are_per_class_and_ordered_by_mean():
@@ -259,9 +259,9 @@ def test_subregions_validate_ranges():
     from spine_synthseg.errors import ConfigError
     from spine_synthseg.synthesis.subregions import StructureSubregions
     with pytest.raises(ConfigError, match="synth.subregions.vertebra_rim_factor"):
-        StructureSubregions(vertebra_rim_factor=(0.9, 0.3))
+        StructureSubregions(vertebra_rim_factor=(0.9, 0.3), spacing_mm=1.5)
     with pytest.raises(ConfigError, match="synth.subregions.prob"):
-        StructureSubregions(prob=1.5)
+        StructureSubregions(prob=1.5, spacing_mm=1.5)
 
 
 def test_output_percentiles_normalise_as_real_slices(labels):

@@ -23,7 +23,8 @@ def test_volume_geometry_round_trip(tmp_path, monkeypatch):
     write_case(tmp_path, 5, "t2", ("si", "ap", "lr"), {"ap", "si"})
     path = tmp_path / "images" / "5_t2.mha"
     monkeypatch.setattr(predict_mod, "segment_slice", lambda model, img, spacing, mode: (img % 7 == 0).astype(np.uint8))
-    out = predict_mod.predict_volume(model=None, image=sitk.ReadImage(str(path)), out_path=tmp_path / "out" / "labels.mha")
+    out = predict_mod.predict_volume(model=None, image=sitk.ReadImage(str(path)), out_path=tmp_path / "out" / "labels.mha",
+                                     mode="full_pass")
     src, lab = sitk.ReadImage(str(path)), sitk.ReadImage(str(out))
     assert lab.GetSize() == src.GetSize() and lab.GetSpacing() == src.GetSpacing()
     assert lab.GetDirection() == src.GetDirection() and lab.GetOrigin() == src.GetOrigin()
@@ -294,19 +295,21 @@ def test_quality_agreement_and_scores(checkpoint):
     image = torch.rand(40, 30, generator=torch.Generator().manual_seed(0)).numpy() * 100
     pred = segment_slices(model, [image], [(1.5, 1.5)], mode="full_pass")
     for kind in ("flip", "modes"):
-        (score,) = quality_scores(model, [image], [(1.5, 1.5)], pred, kind, "full_pass")
+        (score,) = quality_scores(model, [image], [(1.5, 1.5)], pred, kind, "full_pass", "sliding_window")
         assert np.isnan(score) or 0.0 <= score <= 1.0
     same = segment_slices(model, [image], [(1.5, 1.5)], mode="sliding_window")
-    assert quality_scores(model, [image], [(1.5, 1.5)], same, "modes", "sliding_window")[0] == \
+    assert quality_scores(model, [image], [(1.5, 1.5)], same, "modes", "sliding_window", "full_pass")[0] == \
         pytest.approx(agreement(same[0], pred[0]), nan_ok=True)
     with pytest.raises(ConfigError, match="flip"):
         quality_scores(model, [image], [(1.5, 1.5)], pred, "entropy", "full_pass")
+    with pytest.raises(ConfigError, match="quality_second_mode"):  # the second mode is named, never guessed
+        quality_scores(model, [image], [(1.5, 1.5)], pred, "modes", "full_pass", "full_pass")
 
 
 def test_predict_writes_quality_flags(tmp_path, checkpoint, png_folder):
     import csv
 
-    predict_mod.predict(checkpoint, png_folder, tmp_path / "masks", quality=("flip", 1.01))
+    predict_mod.predict(checkpoint, png_folder, tmp_path / "masks", quality=("flip", 1.01, None))
     rows = list(csv.DictReader(open(tmp_path / "masks" / "quality.csv")))
     assert len(rows) == 6 and set(rows[0]) == {"slice", "quality_flip", "check"}
     assert all(r["check"] == "yes" for r in rows)  # a threshold above 1 flags every slice

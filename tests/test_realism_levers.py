@@ -68,7 +68,7 @@ def test_tissue_background_deformed_apart_from_the_spine(labels):  # noqa: F811
 
 def test_tissue_mode_needs_the_tissue_key(labels):  # noqa: F811
     with pytest.raises(ConfigError, match="preprocess.n_tissue"):
-        BackgroundPartition(mode="tissue")  # no tissue classes computed
+        BackgroundPartition(mode="tissue", spacing_mm=1.0)  # no tissue classes computed
     stage = BackgroundPartition(mode="tissue", n_tissue=12, spacing_mm=1.0)
     with pytest.raises(ConfigError, match="tissue"):
         stage.apply(stage.sample(1, SIZE), {k: v[:1] for k, v in labels.items() if k != "tissue"})
@@ -113,7 +113,7 @@ def test_distractors_keep_their_distance(labels):  # noqa: F811
     near = (s == 0) & (labels["bg_distance"] == 0)
     assert (out.labels[near] == 0).all()
     with pytest.raises(ConfigError, match="min_distance_mm"):
-        RandomDistractors(min_distance_mm=7.0)
+        RandomDistractors(min_distance_mm=7.0, spacing_mm=1.0)
 
 
 def test_crops_without_spine():

@@ -26,7 +26,7 @@ def test_shipped_model_segments_a_slice(name, sample_slice):
     path = PROJECT_ROOT / "models" / f"{name}.ckpt"
     assert path.is_file() and (path.with_suffix(".md")).is_file(), f"{path} or its model card is missing"
     model = load_checkpoint(path)
-    pred = segment_slice(model, sample_slice.image, sample_slice.spacing_mm)
+    pred = segment_slice(model, sample_slice.image, sample_slice.spacing_mm, model.hparams.inference_mode)
     assert pred.shape == sample_slice.structures.shape and set(np.unique(pred)) <= {0, 1, 2, 3}
     truth = sample_slice.structures == VERTEBRA
     dice = 2 * ((pred == VERTEBRA) & truth).sum() / ((pred == VERTEBRA).sum() + truth.sum())
@@ -38,4 +38,5 @@ def test_shipped_model_knows_its_inference_mode(name):
     """predict segments with the mode the model was validated and selected with, saved in the checkpoint."""
     import torch
     saved = torch.load(PROJECT_ROOT / "models" / f"{name}.ckpt", map_location="cpu", weights_only=False)
-    assert saved["hyper_parameters"]["inference_mode"] == "sliding_window"
+    from spine_synthseg.config import compose_config
+    assert saved["hyper_parameters"]["inference_mode"] == compose_config().inference_mode

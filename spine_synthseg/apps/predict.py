@@ -31,7 +31,7 @@ from spine_synthseg.data.png_folder import load_dataset_json, pixel_spacings, re
 from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
-from spine_synthseg.models.inference import DEFAULT_MODE, MODES, segment_slice
+from spine_synthseg.models.inference import MODES, segment_slice
 from spine_synthseg.models.quality import KINDS, quality_scores
 from spine_synthseg.models.segmentation_module import SegmentationModule
 
@@ -69,8 +69,8 @@ def write_quality(path: Path, names: list[str], scores: list[float], kind: str, 
     return path
 
 
-def predict_volume(model: SegmentationModule, image: sitk.Image, out_path: Path, mode: str = DEFAULT_MODE,
-                   name: str = "volume", quality: tuple[str, float] | None = None) -> Path:
+def predict_volume(model: SegmentationModule, image: sitk.Image, out_path: Path, mode: str,
+                   name: str = "volume", quality: tuple | None = None) -> Path:
     """Segment every sagittal slice of a volume; write a label volume with the input's geometry, and with
     `quality` (score kind, threshold) a CSV of per-slice quality scores beside it."""
     layout = SagittalLayout.of(image, name)
@@ -80,14 +80,14 @@ def predict_volume(model: SegmentationModule, image: sitk.Image, out_path: Path,
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(layout.from_slices(labels, image), str(out_path), useCompression=True)
     if quality:
-        scores = quality_scores(model, list(slices), [layout.spacing_rc_mm] * len(slices), list(labels), quality[0], mode)
+        scores = quality_scores(model, list(slices), [layout.spacing_rc_mm] * len(slices), list(labels), quality[0], mode, quality[2])
         write_quality(out_path.with_name(out_path.name.split(".")[0] + "_quality.csv"),
-                      [f"slice_{i:03d}" for i in range(len(slices))], scores, *quality)
+                      [f"slice_{i:03d}" for i in range(len(slices))], scores, *quality[:2])
     return out_path
 
 
 def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, spacing_mm: float | None,
-                       mode: str = DEFAULT_MODE, quality: tuple[str, float] | None = None) -> list[Path]:
+                       mode: str, quality: tuple | None = None) -> list[Path]:
     """Segment every PNG in `folder` (or `folder/images`); spacing from the folder's dataset.json unless given."""
     images_dir = folder / "images" if (folder / "images").is_dir() else folder
     paths = sorted(images_dir.glob("*.png"))
@@ -108,8 +108,8 @@ def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, s
         labels.append(segment_slice(model, images[-1], spacings[p.name], mode))
         Image.fromarray(labels[-1]).save(out_dir / p.name)
     if quality:
-        scores = quality_scores(model, images, [spacings[n] for n in names], labels, quality[0], mode)
-        write_quality(out_dir / "quality.csv", names, scores, *quality)
+        scores = quality_scores(model, images, [spacings[n] for n in names], labels, quality[0], mode, quality[2])
+        write_quality(out_dir / "quality.csv", names, scores, *quality[:2])
     return [out_dir / n for n in names]
 
 
@@ -123,7 +123,9 @@ def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, 
         raise DataError(f"Input {input_path} does not exist; give a .mha / .nii(.gz) volume, a DICOM series folder "
                         f"or a folder of PNG slices.")
     model = load_checkpoint(checkpoint)
-    mode = mode or model.hparams.get("inference_mode", DEFAULT_MODE)
+    mode = mode or model.hparams.inference_mode
+    if quality and quality[1] is None:  # the threshold chosen for this checkpoint
+        quality = (quality[0], model.quality.get("threshold", float("nan")), *quality[2:])
     if input_path.is_dir():
         series = read_dicom_series(input_path)
         if series is None:
@@ -139,7 +141,8 @@ def predict_from_config(cfg) -> object:
     """mode=predict: predict.checkpoint, predict.input, predict.output, predict.spacing_mm."""
     if not cfg.predict.checkpoint or not cfg.predict.input:
         raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
-    quality = (cfg.predict.quality_score, float(cfg.predict.quality_threshold)) if cfg.predict.quality_score else None
+    p = cfg.predict
+    quality = (p.quality_score, p.quality_threshold, p.quality_second_mode) if p.quality_score else None
     result = predict(cfg.predict.checkpoint, cfg.predict.input, cfg.predict.output, cfg.predict.get("spacing_mm"),
                      cfg.predict.get("inference_mode"), quality)
     log.info("prediction written: %s", result)
@@ -153,7 +156,7 @@ def _predict_defaults() -> dict:
     from spine_synthseg.config import CONFIG_DIR
 
     node = OmegaConf.load(CONFIG_DIR / "config.yaml").predict
-    return {"quality_score": node.get("quality_score"), "quality_threshold": node.get("quality_threshold")}
+    return {k: node.get(k) for k in ("quality_score", "quality_threshold", "quality_second_mode")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="per-slice quality score written beside the output (default and threshold: conf/config.yaml, "
                              "chosen on validation data)")
     parser.add_argument("--quality-threshold", type=float, default=defaults["quality_threshold"],
-                        help="slices scoring below it are flagged for checking")
+                        help="slices scoring below it are flagged for checking (default: the threshold chosen for the "
+                             "checkpoint on validation data, stored in it)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    quality = None if args.quality == "none" else (args.quality, float(args.quality_threshold))
+    quality = None if args.quality == "none" else (args.quality, args.quality_threshold, defaults["quality_second_mode"])
     try:
         result = predict(args.checkpoint, args.input, args.output, args.spacing_mm, args.mode, quality)
     except (DataError, ConfigError) as err:

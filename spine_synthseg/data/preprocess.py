@@ -21,9 +21,9 @@ class PreprocessConfig:
     distance bands. n_clusters: k of the 1D k-means on the real intensities of each class. n_tissue: k of the
     background tissue classes (``labels.tissue_classes``, 1-16; 0: not computed, all 0)."""
 
-    spacing_mm: float = 1.5
-    size: tuple[int, int] = (160, 128)
-    percentiles: tuple[float, float] = (0.5, 99.5)
+    spacing_mm: float  # no defaults here: conf/config.yaml's preprocess node is the one source
+    size: tuple[int, int]
+    percentiles: tuple[float, float]
     distance_bands_mm: tuple[float, ...] = DISTANCE_BANDS_MM
     n_clusters: int = 4
     n_tissue: int = 0

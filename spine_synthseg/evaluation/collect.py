@@ -261,14 +261,6 @@ def evaluation_summary(rows: list[dict], models: Sequence[str], n_boot: int, con
 
 # ---- run folders ------------------------------------------------------------------------------------------------
 
-MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
-# the headline tests: name -> (test, variant, structure, metric)
-HEADLINE = {"space_test": ("standard", "t2_space", "mean", "dice"),
-            "tse": ("protocol_shift", "t2_tse", "mean", "dice"),
-            "tse_mid": ("protocol_shift", "t2_tse_mid", "mean", "dice"),
-            "external_t1_like": ("external", "t1_like", "vertebral_body", "vb_dice"),
-            "external_t2_like": ("external", "t2_like", "vertebral_body", "vb_dice"),
-            "external_dixon": ("external_dixon", "dixon_water", "vertebral_body", "vb_dice")}
 HEADLINE_METRIC = {"dice": "dice_mean", "vb_dice": "vb_dice"}  # the metric's name in headline.csv
 
 
@@ -282,21 +274,22 @@ def evaluation_long(folder: str | Path, seed: str | int | None = None) -> list[d
     return long_table(read_metrics(path), seed)
 
 
-def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: int, configs: dict | None = None
-                      ) -> dict[str, list[dict]]:
-    """The tables of a default experiment's long table: "all_tests" (every summary row), "headline" (HEADLINE
-    tests x MODELS, with each model's `configs` entry) and "paired_differences" (every pair of MODELS on the
-    HEADLINE tests). Models with different seed sets are an error."""
-    models = models_of(long, MODELS)
-    check_seeds([r for r in long if r["test"] in {t for t, *_ in HEADLINE.values()}], models)
+def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: int, headline: dict[str, tuple],
+                      models: Sequence[str], configs: dict | None = None) -> dict[str, list[dict]]:
+    """The tables of a default experiment's long table: "all_tests" (every summary row), "headline" (the
+    `headline` families, {name: (test, variant, structure, metric)} from ``families.headline_keys``, x `models`, with
+    each model's `configs` entry) and "paired_differences" (every pair of `models` on them). Models with different
+    seed sets are an error."""
+    models = models_of(long, models)
+    check_seeds([r for r in long if r["test"] in {t for t, *_ in headline.values()}], models)
     summary = summarise(long, n_boot, confidence, seed, models)
-    wanted = set(HEADLINE.values())
+    wanted = set(headline.values())
     headline_long = [r for r in long if (r["test"], r["variant"], r["structure"], r["metric"]) in wanted]
     pairs = paired(headline_long, all_pairs(models), n_boot, confidence, seed)
-    headline = [{**r, "metric": HEADLINE_METRIC[r["metric"]], **({"config": configs.get(r["model"], "")} if configs else {})}
-                for r in select(summary, HEADLINE)]
-    differences = [{**r, "metric": HEADLINE_METRIC[r["metric"]]} for r in select(pairs, HEADLINE)]
-    return {"all_tests": summary, "headline": headline, "paired_differences": differences}
+    rows = [{**r, "metric": HEADLINE_METRIC[r["metric"]], **({"config": configs.get(r["model"], "")} if configs else {})}
+            for r in select(summary, headline)]
+    differences = [{**r, "metric": HEADLINE_METRIC[r["metric"]]} for r in select(pairs, headline)]
+    return {"all_tests": summary, "headline": rows, "paired_differences": differences}
 
 
 def run_config(run: str | Path) -> str:

@@ -95,7 +95,8 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
             images, spacings = [case.image(i) for i in range(len(case.records))], [r.spacing_mm for r in case.records]
             preds = segment_slices(model, images, spacings, mode=str(ev.inference_mode))
             predictions[(name, case.test, case.variant)] = preds
-            qc = {f"qc_{k}": quality_scores(model, images, spacings, preds, k, str(ev.inference_mode))
+            qc = {f"qc_{k}": quality_scores(model, images, spacings, preds, k, str(ev.inference_mode),
+                                                 ev.quality_second_mode)
                   for k in ev.get("quality_scores") or []}
             surfaces = case.test in ev.surface_distance_tests
             for i, pred in enumerate(preds):
@@ -116,7 +117,7 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     summary["split"] = split_info
     summary["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    write_summary_md(summary, out / "summary.md")
+    write_summary_md(summary, to_dict(cfg.catalog), out / "summary.md")
     write_figures(summary, rows, cases, predictions, out, int(ev.n_overlays))
     _log_tensorboard(summary, out)
     log.info("evaluation written to %s", out)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from spine_synthseg.data import families  # noqa: E402
 from spine_synthseg.evaluation.aggregation import STRUCTURES  # noqa: E402
 from spine_synthseg.evaluation.axes import pareto_front  # noqa: E402
 from spine_synthseg.visualisation import label_overlay  # noqa: E402
@@ -152,19 +153,13 @@ def front_plot(summary: list[dict], path: Path, title: str, labelled: Callable[[
     plt.close(fig)
 
 
-HEADLINE_LABELS = {"space_test": "T2 SPACE test patients\n(in-domain)", "tse": "T2 TSE test part\n(other protocol)",
-                   "tse_mid": "T2 TSE mid-sagittal\n(other protocol)", "external_t1_like": "external T1-like\n(vb_dice)",
-                   "external_t2_like": "external T2-like / TIRM\n(vb_dice)",
-                   "external_dixon": "Dixon water, 3 T GRE\n(vb_dice)"}
-MODEL_STYLE = {"model_a": ("A: synthetic only", "C3"), "model_b": ("B: real only", "C0"),
-               "model_b_aug": ("B+aug: real + nnU-Net aug", "C2"), "model_c": ("C: synthetic + real", "C1")}
-
-
-def headline_plot(rows: list[dict], path: Path, title: str) -> None:
-    """A forest plot of headline.csv rows: per real test (top to bottom), each model's mean with its 95 % CI
-    (patients and seeds)."""
-    tests = [t for t in HEADLINE_LABELS if any(r["test"] == t for r in rows)]
-    models = [m for m in MODEL_STYLE if any(r["model"] == m for r in rows)]
+def headline_plot(rows: list[dict], catalog: dict, path: Path, title: str) -> None:
+    """A forest plot of headline.csv rows: per real test family of the catalogue (top to bottom), each model's
+    mean with its 95 % CI (patients and seeds); names and colours from the catalogue."""
+    known, styles = families.families(catalog), families.models(catalog)
+    tests = [t for t in known if any(r["test"] == t for r in rows)]
+    models = [m for m in styles if any(r["model"] == m for r in rows)]
+    metric = {r["test"]: r["metric"] for r in rows}
     fig, ax = plt.subplots(figsize=(7.5, 0.8 * len(tests) + 1.6))
     for ti, test in enumerate(tests):
         for mi, model in enumerate(models):
@@ -173,10 +168,10 @@ def headline_plot(rows: list[dict], path: Path, title: str) -> None:
                 continue
             y = ti + (mi - (len(models) - 1) / 2) * 0.16
             m, lo, hi = float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
-            label, colour = MODEL_STYLE[model]
+            label, colour = styles[model]["short"], styles[model]["colour"]
             ax.errorbar(m, y, xerr=[[m - lo], [hi - m]], fmt="o", color=colour, ms=4, capsize=2,
                         label=label if ti == 0 else None)
-    ax.set_yticks(range(len(tests)), [HEADLINE_LABELS[t] for t in tests], fontsize=8)
+    ax.set_yticks(range(len(tests)), [f"{known[t].display}\n({metric[t]})" for t in tests], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("mean Dice over patients (vb_dice where only bodies are labelled), 95 % CI")
     ax.grid(axis="x", alpha=0.3)

@@ -6,20 +6,21 @@ from pathlib import Path
 
 import numpy as np
 
+from spine_synthseg.data import families
 from spine_synthseg.evaluation.aggregation import STRUCTURES
-from spine_synthseg.evaluation.cases import REAL_TESTS, TESTS, VALIDATION_TESTS
 
 # the score shown per structure: Dice, or vertebral-body Dice where only bodies are labelled
 MAIN_METRIC = {"vertebral_body": "vb_dice"}
 HOME_FIELD = "home-field: built from the generator's own operators / intensity model"
 VALIDATION = "real images, validation: for choosing settings, never a test"
+KIND = {"test": "real images", "validation": VALIDATION, "shift_validation": VALIDATION, "home_field": HOME_FIELD}
 
 
 def _fmt(m: float, lo: float, hi: float) -> str:
     return "n/a" if np.isnan(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def write_summary_md(summary: dict, path: Path) -> None:
+def write_summary_md(summary: dict, catalog: dict, path: Path) -> None:
     """One table per test family: per variant and structure, the mean [CI] of each model, HD95, and the paired
     difference of the first two models. Real-image tests first; home-field tests are labelled as such."""
     models = summary["models"]
@@ -33,8 +34,9 @@ def write_summary_md(summary: dict, path: Path) -> None:
              f"`vb_dice`). HD95 in mm, mean over patients."
              + (f" Difference: {pair[0]} - {pair[1]}, paired per patient." if len(models) > 1 else "") + "\n"]
     present = {r["test"] for r in summary["aggregates"]}
-    for test in [t for t in TESTS if t in present]:
-        kind = "real images" if test in REAL_TESTS else VALIDATION if test in VALIDATION_TESTS else HOME_FIELD
+    role = {f.test: f.role for f in families.families(catalog).values()}  # the groups in the catalogue's order
+    for test in [t for t in role if t in present]:
+        kind = KIND[role[test]]
         lines.append(f"\n## {test} ({kind})\n")
         header = "| variant | structure | " + " | ".join(models) + " | " + " | ".join(f"{m} HD95" for m in models)
         header += " | difference |" if len(models) > 1 else " |"

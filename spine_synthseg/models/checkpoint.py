@@ -40,4 +40,5 @@ def load_checkpoint(path: str | Path, expected_preprocess: Mapping | None = None
             or list(trained.get("percentiles", [])) != list(expected_preprocess.get("percentiles", []))):
         raise DataError(f"{path} was trained at {trained}, but preprocess is {dict(expected_preprocess)}; "
                         f"set preprocess to match.")
-    return model.eval()
+    model.quality = dict(saved.get("quality") or {})  # the QC threshold chosen for this checkpoint, if one was
+    return model.eval()                                  # (scripts/ship_models.py --qc-threshold)

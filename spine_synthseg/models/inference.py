@@ -29,7 +29,6 @@ from spine_synthseg.errors import ConfigError
 PAD_MULTIPLE = 16  # 2 ** (depth - 1) for the default depth 4; enough for depth <= 5
 MODES = ("full_pass", "sliding_window", "large_window")
 WINDOW_SCALE = {"sliding_window": 1.0, "large_window": 1.5}  # window size / training crop size
-DEFAULT_MODE = "sliding_window"  # chosen on the validation patients (results/inference_choice.json)
 
 
 @torch.no_grad()
@@ -43,7 +42,7 @@ def segment_batch(model: nn.Module, images: torch.Tensor, batch_size: int = 16) 
 def _working_image(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[float, float]) -> torch.Tensor:
     prep = model.hparams.preprocess
     x = resample(np.asarray(image, np.float32), spacing_rc_mm, float(prep["spacing_mm"]), labels=False)
-    return normalise(x, tuple(prep.get("percentiles", (0.5, 99.5))))
+    return normalise(x, tuple(prep["percentiles"]))
 
 
 def _gaussian_weight(size: tuple[int, int]) -> torch.Tensor:
@@ -89,8 +88,9 @@ def window_size(crop_size: Sequence[int], mode: str) -> tuple[int, int]:
 
 
 def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
-                   batch_size: int = 16, mode: str = DEFAULT_MODE, flip_average: bool = False) -> list[np.ndarray]:
-    """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm."""
+                   mode: str, batch_size: int = 16, flip_average: bool = False) -> list[np.ndarray]:
+    """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm.
+    mode: one of MODES; the default is the config's ``inference_mode`` (or the checkpoint's), never set here."""
     if mode not in MODES:
         raise ConfigError(f"inference mode {mode!r}; use one of {MODES}.")
     working = [_working_image(model, im, sp) for im, sp in zip(images, spacings_rc_mm)]
@@ -120,6 +120,6 @@ def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_m
 
 
 def segment_slice(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[float, float],
-                  mode: str = DEFAULT_MODE) -> np.ndarray:
+                  mode: str) -> np.ndarray:
     """(H, W) uint8 class map on the input grid for one raw 2D slice with pixel spacing (row, col) in mm."""
     return segment_slices(model, [image], [spacing_rc_mm], mode=mode)[0]

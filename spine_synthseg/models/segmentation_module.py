@@ -13,7 +13,7 @@ from torch import nn
 from torchmetrics.segmentation import DiceScore
 
 from spine_synthseg.errors import ConfigError
-from spine_synthseg.models.inference import DEFAULT_MODE, MODES, segment_slice
+from spine_synthseg.models.inference import MODES, segment_slice
 from spine_synthseg.models.loss import DiceCELoss
 from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
 from spine_synthseg.visualisation import label_overlay
@@ -43,13 +43,13 @@ class SegmentationModule(pl.LightningModule):
     """
 
     def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping, train_source: str, val_sets: list[str],
-                 preprocess: Mapping | None = None, n_logged_images: int = 4, inference_mode: str = DEFAULT_MODE,
+                 preprocess: Mapping | None = None, n_logged_images: int = 4, inference_mode: str | None = None,
                  splits: Mapping | None = None, seed: int | None = None):
         super().__init__()
         if train_source not in SOURCES:
             raise ConfigError(f"train_source={train_source!r}; use one of {SOURCES}.")
         if inference_mode not in MODES:
-            raise ConfigError(f"inference_mode={inference_mode!r}; use one of {MODES}.")
+            raise ConfigError(f"inference_mode={inference_mode!r}; use one of {MODES} (conf/config.yaml inference_mode).")
         net, optimizer, scheduler = _plain(net), _plain(optimizer), _plain(scheduler)
         if not 0 < float(optimizer.get("lr", 1e-3)) < 1:
             raise ConfigError(f"optimizer.lr={optimizer['lr']} is out of range (0, 1).")

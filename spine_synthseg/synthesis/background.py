@@ -67,7 +67,7 @@ class BackgroundPartition:
 
     def __init__(self, mode: str = "distance_random", n_random: int = 3, n_distance: int = 5, n_clusters: int = 4,
                  n_tissue: int = 0, tissue_k=(3, 12), label_only_prob: float = 0.0, independent_deform: bool = False,
-                 band_prob: float = 1.0, random_edges: bool = False, smooth_px: int = 0, spacing_mm: float = 1.5):
+                 band_prob: float = 1.0, random_edges: bool = False, smooth_px: int = 0, *, spacing_mm: float):
         if mode not in MODES:
             raise ConfigError(f"synth.background.mode={mode!r}; use one of {MODES}.")
         self.mode = mode

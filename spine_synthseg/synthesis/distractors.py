@@ -45,7 +45,7 @@ class RandomDistractors:
     one of 0 or the distance bands' edges (labels.DISTANCE_BANDS_MM). spacing_mm: working pixel spacing (mm)."""
 
     def __init__(self, prob: float = 0.0, shift_mm=(30.0, 100.0), tube_width: float = 0.06,
-                 min_distance_mm: float = 6.0, spacing_mm: float = 1.5):
+                 min_distance_mm: float = 6.0, *, spacing_mm: float):
         self.prob = check_range("synth.distractors.prob", prob, 0, 1)
         self.shift_mm = check_interval("synth.distractors.shift_mm", shift_mm, 0, 200)
         self.tube_width = check_range("synth.distractors.tube_width", tube_width, 0, 0.2)

@@ -62,7 +62,7 @@ class SpineSynthGenerator:
                  subregions: StructureSubregions | None = None,
                  bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
                  noise: RandomNoise | None = None, motion: RandomMotion | None = None,
-                 resolution: RandomResolution | None = None, spacing_mm: float = 1.5,
+                 resolution: RandomResolution | None = None, *, spacing_mm: float,
                  output_percentiles: tuple[float, float] | None = None):
         self.spacing_mm = float(spacing_mm)
         self.output_percentiles = None if output_percentiles is None else \

@@ -29,7 +29,7 @@ class RandomMotion:
     multiplied by exp(-2 pi i (ky dy + kx dx)). prob 0 or max_shift_mm 0 disables it.
     """
 
-    def __init__(self, prob: float = 0.3, max_shift_mm: float = 5.0, max_events: int = 3, spacing_mm: float = 1.5):
+    def __init__(self, prob: float = 0.3, max_shift_mm: float = 5.0, max_events: int = 3, *, spacing_mm: float):
         self.prob = check_range("synth.motion.prob", prob, 0, 1)
         self.max_shift_mm = check_range("synth.motion.max_shift_mm", max_shift_mm, 0, 30)
         self.max_events = int(check_range("synth.motion.max_events", max_events, 1, 10))

@@ -92,7 +92,7 @@ class RandomResolution:
     """
 
     def __init__(self, prob=0.9, max_iso_mm=4.0, max_aniso_mm=8.0, prob_aniso=0.5, blur_range=1.15,
-                 lowres_noise_std=0.01, aniso_axis="random", spacing_mm=1.5):
+                 lowres_noise_std=0.01, aniso_axis="random", *, spacing_mm):
         self.prob = check_range("synth.resolution.prob", prob, 0, 1)
         self.working = spacing_mm
         self.max_iso = check_range("synth.resolution.max_iso_mm", max_iso_mm, spacing_mm, 12)

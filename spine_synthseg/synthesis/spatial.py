@@ -35,7 +35,7 @@ class RandomSpatial:
     """
 
     def __init__(self, rotation_deg=10.0, scaling=0.15, shear=0.05, translation=0.05, elastic_std_mm=3.0,
-                 elastic_grid=5, spacing_mm=1.5):
+                 elastic_grid=5, *, spacing_mm):
         self.rotation = math.radians(check_range("synth.spatial.rotation_deg", rotation_deg, 0, 45))
         self.scaling = check_range("synth.spatial.scaling", scaling, 0, 0.5)
         self.shear = check_range("synth.spatial.shear", shear, 0, 0.5)

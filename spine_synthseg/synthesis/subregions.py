@@ -52,7 +52,7 @@ class StructureSubregions:
 
     def __init__(self, prob: float = 0.0, width_mm=(1.5, 4.5), vertebra_rim_factor=(0.3, 0.9),
                  disc_core_factor=(0.6, 1.4), canal_core_factor=(0.4, 1.1), texture_std: float = 0.0,
-                 spacing_mm: float = 1.5, mode: str = "anatomy", cluster_factor=(0.5, 1.5), n_clusters: int = 4,
+                 *, spacing_mm: float, mode: str = "anatomy", cluster_factor=(0.5, 1.5), n_clusters: int = 4,
                  smooth_px: int = 0):
         if mode not in MODES:
             raise ConfigError(f"synth.subregions.mode={mode!r} is not one of {MODES}.")
