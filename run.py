@@ -81,7 +81,7 @@ def user_error(err: BaseException) -> Exception | None:
     return None
 
 
-@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+@hydra.main(config_path="spine_synthseg/conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     _one_log_handler()
     with open_dict(cfg):  # which option of each group ran: saved in config_resolved.yaml and metrics.json

@@ -19,7 +19,7 @@ from spine_synthseg.errors import ConfigError
 from spine_synthseg.hardware import native_bf16
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = PROJECT_ROOT / "conf"
+CONFIG_DIR = Path(__file__).resolve().parent / "conf"  # inside the package, so a built wheel has it (conf/ links here)
 
 
 def strength_lerp(lo: float, hi: float, strength: float) -> float:

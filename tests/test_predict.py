@@ -22,9 +22,11 @@ def test_volume_geometry_round_trip(tmp_path, monkeypatch):
     for voxel, whatever the axis order and directions of the file."""
     write_case(tmp_path, 5, "t2", ("si", "ap", "lr"), {"ap", "si"})
     path = tmp_path / "images" / "5_t2.mha"
-    monkeypatch.setattr(predict_mod, "segment_slice", lambda model, img, spacing, mode: (img % 7 == 0).astype(np.uint8))
-    out = predict_mod.predict_volume(model=None, image=sitk.ReadImage(str(path)), out_path=tmp_path / "out" / "labels.mha",
-                                     mode="full_pass")
+    monkeypatch.setattr(predict_mod, "segment_stack",
+                        lambda model, slices, spacing, mode, desc: (slices % 7 == 0).astype(np.uint8))
+    image = sitk.ReadImage(str(path))
+    out = predict_mod.predict_volume(None, image, predict_mod.check_volume(image, path, 0.0), tmp_path / "labels.mha",
+                                     "full_pass", path)
     src, lab = sitk.ReadImage(str(path)), sitk.ReadImage(str(out))
     assert lab.GetSize() == src.GetSize() and lab.GetSpacing() == src.GetSpacing()
     assert lab.GetDirection() == src.GetDirection() and lab.GetOrigin() == src.GetOrigin()
@@ -58,8 +60,9 @@ def test_16_bit_png_is_read_at_full_depth(tmp_path, checkpoint, monkeypatch):
     values = (np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)  # up to 61,380: needs 16 bits
     Image.fromarray(values).save(tmp_path / "pngs" / "a.png")
     seen = []
-    monkeypatch.setattr(predict_mod, "segment_slice",
-                        lambda model, img, spacing, mode: seen.append(img) or np.zeros(img.shape, np.uint8))
+    monkeypatch.setattr(predict_mod, "segment_pngs",
+                        lambda model, images, spacings, mode, name: [seen.append(im) or np.zeros(im.shape, np.uint8)
+                                                                      for im in images])
     predict_mod.predict(checkpoint, tmp_path / "pngs", tmp_path / "o", spacing_mm=1.0)
     assert len(seen) == 1 and seen[0].max() == values.max()
 
@@ -175,9 +178,11 @@ def test_predict_uses_the_checkpoints_inference_mode(checkpoint, tmp_path, monke
     path = _with_mode(checkpoint, tmp_path, saved)
     assert load_checkpoint(path).hparams.inference_mode == expected
     seen = []
-    monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, sp, mode, quality=None: seen.append(mode))
+    monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, slices, mode, quality=None: seen.append(mode))
     folder = tmp_path / "pngs"
     folder.mkdir()
+    Image.fromarray((np.arange(40 * 32).reshape(40, 32) % 251).astype(np.uint8)).save(folder / "a.png")
+    (folder / "dataset.json").write_text('{"pixel_spacing_mm": 1.0}')
     app.predict(path, folder, tmp_path / "out")
     other = "sliding_window" if expected == "full_pass" else "full_pass"
     app.predict(path, folder, tmp_path / "out", mode=other)
@@ -229,7 +234,7 @@ def test_console_predict_keeps_the_geometry_of_dicom_and_nifti(tmp_path, checkpo
     nifti = tmp_path / "case.nii.gz"
     sitk.WriteImage(volume, str(nifti))
     for source, reference, out in ((tmp_path / "dicom", dicom_in, tmp_path / "out_dicom"),
-                                   (nifti, sitk.ReadImage(str(nifti)), tmp_path / "out_nifti" / "labels.nii.gz")):
+                                   (nifti, sitk.ReadImage(str(nifti)), tmp_path / "labels.nii.gz")):
         result = run_cli(checkpoint, source, out)
         assert result.returncode == 0, result.stderr[-2000:]
         labels = sitk.ReadImage(result.stdout.strip().splitlines()[-1])

@@ -1,16 +1,22 @@
-"""Segment a volume (``.mha``, ``.nii`` / ``.nii.gz``, ``.nrrd``), a DICOM series folder or a folder of PNG
-slices with a checkpoint.
+"""spine-synthseg-predict: segment a sagittal MRI volume, a DICOM series or a folder of 2D slices with a trained
+checkpoint, without ever touching the input.
 
-Every sagittal slice goes through ``models.inference.segment_slice`` (whole slice at the model's working
-spacing, class map back on the input grid). Outputs keep the input geometry: a label volume with the input's
-origin, spacing and direction (a DICOM series gives ``<folder>_labels.mha``), or one PNG mask per slice (values
-0 background, 1 vertebra, 2 disc, 3 canal). Wrong input ends with one line naming the file and the fix, exit 2.
+INPUT is a volume file (.mha, .mhd, .nii, .nii.gz, .nrrd), a DICOM series folder, or a folder of PNG slices (the
+folder itself or its images/ subfolder; pixel spacing from its dataset.json or --spacing-mm). OUTPUT is, for a
+volume, a volume file name (the label volume keeps the input's origin, spacing and direction) or a folder that
+receives <input>_labels.mha; for a PNG folder, a folder that receives one PNG mask per slice. Labels: 0 background,
+1 vertebra, 2 disc, 3 spinal canal. Beside the labels, a per-slice quality CSV (--quality) flags the slices to check.
 
-  spine-synthseg-predict CHECKPOINT INPUT OUTPUT [--spacing-mm S] [--mode full_pass|sliding_window|large_window]
-  python -m spine_synthseg.predict CHECKPOINT INPUT OUTPUT ...       (the same, without installing)
+Safety: OUTPUT may not be the input or lie inside an input folder; an existing OUTPUT is replaced only with
+--overwrite; everything is written under a temporary name and renamed once complete, so an interruption or an error
+leaves nothing half-written. Every input is checked before anything is segmented; a wrong one ends with one line
+naming the file and the fix, exit status 2, nothing written (docs/usage.md lists each refusal). Non-finite voxels
+are replaced by the slice's lowest finite value (with a warning); a blank, constant or all-non-finite slice comes
+back empty.
 
-The inference mode defaults to the one the checkpoint was validated and selected with (its hparams).
-  python run.py mode=predict predict.checkpoint=... predict.input=... predict.output=...
+The inference mode defaults to the one stored in the checkpoint (the mode it was selected with); the quality
+threshold to the one chosen on validation data for it and stored in it. Also: python -m spine_synthseg.predict ...,
+or python run.py mode=predict predict.checkpoint=... predict.input=... predict.output=...
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +41,43 @@ from spine_synthseg.data.png_folder import load_dataset_json, pixel_spacings, re
 from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
-from spine_synthseg.models.inference import MODES, segment_slice
+from spine_synthseg.models.inference import MODES, segment_slices, segment_stack
 from spine_synthseg.models.quality import KINDS, quality_scores
 from spine_synthseg.models.segmentation_module import SegmentationModule
 
 log = logging.getLogger(__name__)
-VOLUME_SUFFIXES = (".mha", ".mhd", ".nii", ".gz", ".nrrd")
+VOLUME_SUFFIXES = (".mha", ".mhd", ".nii", ".nii.gz", ".nrrd")
+SLICE_SUFFIXES = (".png",)
+
+
+def suffix_of(path: Path) -> str:
+    """'.nii.gz' for a.nii.gz, '.mha' for a.mha, '' for a folder name."""
+    name = path.name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def stem_of(path: Path) -> str:
+    return path.name[: len(path.name) - len(suffix_of(path))] if suffix_of(path) else path.name
+
+
+# ---- reading and checking the input ----------------------------------------------------------------------------
+
+def png_paths(folder: Path) -> list[Path]:
+    """The .png slices of a folder (or of its images/ subfolder), sorted by name."""
+    images_dir = folder / "images" if (folder / "images").is_dir() else folder
+    return sorted(images_dir.glob("*.png"))
 
 
 def read_dicom_series(folder: Path) -> sitk.Image | None:
     """The DICOM series in `folder` as one volume (SimpleITK's series reader, slices sorted by position); None if
     the folder holds no DICOM series; several series are a DataError naming them."""
     reader = sitk.ImageSeriesReader()
-    series = reader.GetGDCMSeriesIDs(str(folder))
+    warnings = sitk.ProcessObject_GetGlobalWarningDisplay()
+    sitk.ProcessObject_SetGlobalWarningDisplay(False)  # "No Series were found" is an answer here, not a warning
+    try:
+        series = reader.GetGDCMSeriesIDs(str(folder))
+    finally:
+        sitk.ProcessObject_SetGlobalWarningDisplay(warnings)
     if not series:
         return None
     if len(series) > 1:
@@ -56,44 +90,155 @@ def read_dicom_series(folder: Path) -> sitk.Image | None:
                         f"check that its files are complete.") from err
 
 
+def check_volume(image: sitk.Image, name: Path, min_extent_mm: float) -> SagittalLayout:
+    """The sagittal layout of a volume that can be segmented: one component, positive spacing, each sagittal slice
+    at least min_extent_mm along both in-plane axes; anything else is a DataError naming the file."""
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise DataError(f"{name} has {image.GetNumberOfComponentsPerPixel()} components per voxel (a vector or colour "
+                        f"image); give a single-channel MR volume, e.g. one echo or one contrast.")
+    if min(image.GetSpacing()) <= 0:
+        raise DataError(f"{name} has voxel spacing {image.GetSpacing()} mm; every spacing must be positive. Fix the "
+                        f"file's header.")
+    layout = SagittalLayout.of(image, str(name))
+    size = image.GetSize()
+    extent = (size[layout.vertical] * layout.spacing_rc_mm[0], size[layout.ap] * layout.spacing_rc_mm[1])
+    if min(extent) < min_extent_mm:
+        raise DataError(f"{name}: its sagittal slices cover {extent[0]:g} x {extent[1]:g} mm, less than the "
+                        f"{min_extent_mm:g} mm a slice needs on each axis (predict.min_extent_mm); give the whole "
+                        f"sagittal field of view.")
+    return layout
+
+
+def check_slice(image: np.ndarray, spacing: tuple[float, float], name: Path, min_extent_mm: float) -> None:
+    extent = (image.shape[0] * spacing[0], image.shape[1] * spacing[1])
+    if min(extent) < min_extent_mm:
+        raise DataError(f"{name} covers {extent[0]:g} x {extent[1]:g} mm, less than the {min_extent_mm:g} mm a slice "
+                        f"needs on each axis (predict.min_extent_mm); check --spacing-mm or the image.")
+
+
+def warn_non_finite(stack: np.ndarray, name: Path) -> None:
+    bad = int((~np.isfinite(stack)).sum()) if np.issubdtype(stack.dtype, np.floating) else 0
+    if bad:
+        log.warning("%s: %d non-finite voxels (NaN / inf) replaced by their slice's lowest finite value; a slice with "
+                    "no finite voxel comes back empty.", name, bad)
+
+
+# ---- the output: checked first, written under a temporary name ----------------------------------------------------
+
+def output_target(input_path: Path, output: Path, is_volume: bool) -> Path:
+    """The final path of the labels: a volume file (OUTPUT itself, or OUTPUT/<input>_labels.mha for a folder name)
+    or, for PNG slices, the folder OUTPUT. An output whose kind does not fit the input is a DataError."""
+    suffix = suffix_of(output)
+    if is_volume:
+        if suffix in SLICE_SUFFIXES or (suffix and suffix not in VOLUME_SUFFIXES):
+            raise DataError(f"Output {output} is not a volume file name; the input {input_path} is a volume, so name "
+                            f"a label volume ({', '.join(VOLUME_SUFFIXES)}) or a folder to write it in.")
+        return output if suffix else output / f"{stem_of(input_path)}_labels.mha"
+    if suffix:
+        raise DataError(f"Output {output} is a file name; the input {input_path} is a folder of 2D slices, so name "
+                        f"a folder for their masks.")
+    return output
+
+
+def check_target(input_path: Path, target: Path, overwrite: bool, named: Path | None = None) -> None:
+    """Refuse a target that is the input, lies inside an input folder or holds the input, that exists without
+    --overwrite, or whose folder is missing, a file or not writable. named: the output the user gave when the
+    target is a file inside it (a folder, created at writing time): then its parent must exist."""
+    src, dst = input_path.resolve(), target.resolve()
+    if dst == src or (src.is_dir() and src in dst.parents) or (dst.is_dir() and dst in src.parents):
+        raise DataError(f"Output {target} is or holds the input {input_path}; choose an output outside the input, "
+                        f"so the input is never overwritten.")
+    if target.exists() and not overwrite:
+        raise DataError(f"Output {target} exists; pass --overwrite to replace it, or choose another output.")
+    parent = target.parent if named is None or named.is_dir() else named.parent
+    if named is not None and named.exists() and not named.is_dir():
+        raise DataError(f"Output {named} is a file, not a folder; name a label volume file or a folder.")
+    if not parent.exists():
+        raise DataError(f"The output's folder {parent} does not exist; create it first or choose another output.")
+    if not parent.is_dir():
+        raise DataError(f"The output's folder {parent} is a file, not a folder; choose another output.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".spine-synthseg-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise DataError(f"Cannot write in the output's folder {parent} ({err.strerror}); choose a writable "
+                        f"output.") from err
+
+
+@contextmanager
+def written_atomically(targets: list[Path]):
+    """Yields {target: temporary path} beside each target (same suffix); on success each temporary path replaces
+    its target (a folder too), on any failure or interruption every temporary path is removed."""
+    temps = {t: t.with_name(f".{stem_of(t)}.partial-{os.getpid()}{suffix_of(t)}") for t in targets}
+    created = [p for p in dict.fromkeys(t.parent for t in targets) if not p.exists()]
+    for folder in created:  # an output folder named by the user, made only once the labels exist
+        folder.mkdir()
+    done = False
+    try:
+        yield temps
+        for target, temp in temps.items():
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)  # only reached with --overwrite (check_target)
+            os.replace(temp, target)
+        done = True
+    finally:
+        for temp in temps.values():
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            elif temp.exists():
+                temp.unlink()
+        for folder in created if not done else []:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_quality(path: Path, names: list[str], scores: list[float], kind: str, threshold: float) -> Path:
-    """<path>: one row per slice with its quality score and whether a reader should check it (score < threshold)."""
+    """<path>: one row per slice with its quality score and whether a reader should check it: yes below the
+    threshold, no at or above it or where both segmentations are empty (score NaN: nothing to disagree on),
+    unknown where no threshold was chosen for the checkpoint."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["slice", f"quality_{kind}", "check"])
         for name, score in zip(names, scores):
-            writer.writerow([name, f"{score:.4f}", "yes" if not score >= threshold else "no"])  # NaN: check
-    flagged = sum(not s >= threshold for s in scores)
-    log.info("quality (%s agreement, threshold %.3f): %d of %d slices to check, listed in %s",
-             kind, threshold, flagged, len(scores), path)
+            check = "no" if score != score else "unknown" if threshold != threshold else \
+                "yes" if score < threshold else "no"
+            writer.writerow([name, f"{score:.4f}", check])
+    flagged = sum(s < threshold for s in scores)
+    log.info("quality (%s agreement, threshold %.3f): %d of %d slices to check", kind, threshold, flagged, len(scores))
     return path
 
 
-def predict_volume(model: SegmentationModule, image: sitk.Image, out_path: Path, mode: str,
-                   name: str = "volume", quality: tuple | None = None) -> Path:
-    """Segment every sagittal slice of a volume; write a label volume with the input's geometry, and with
-    `quality` (score kind, threshold) a CSV of per-slice quality scores beside it."""
-    layout = SagittalLayout.of(image, name)
+# ---- segmenting -------------------------------------------------------------------------------------------------
+
+def segment_pngs(model: SegmentationModule, slices: list[np.ndarray], spacings: list[tuple[float, float]], mode: str,
+                 name: str) -> list[np.ndarray]:
+    """The class map of each PNG slice (``inference.segment_slices``: blank slices come back empty), with a progress
+    bar (slices of a folder may differ in size and spacing)."""
+    return [segment_slices(model, [s], [sp], mode=mode)[0]
+            for s, sp in tqdm(list(zip(slices, spacings)), desc=f"predict {name}", unit="slice", leave=False)]
+
+
+def predict_volume(model: SegmentationModule, image: sitk.Image, layout: SagittalLayout, target: Path, mode: str,
+                   name: Path, quality: tuple | None = None) -> Path:
+    """Segment every sagittal slice of a checked volume; write the label volume with the input's geometry (and the
+    quality CSV <stem>_quality.csv beside it), each under a temporary name first."""
     slices = layout.to_slices(image)
-    labels = np.stack([segment_slice(model, s, layout.spacing_rc_mm, mode)
-                       for s in tqdm(slices, desc=f"predict {name}", unit="slice", leave=False)])
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(layout.from_slices(labels, image), str(out_path), useCompression=True)
-    if quality:
-        scores = quality_scores(model, list(slices), [layout.spacing_rc_mm] * len(slices), list(labels), quality[0], mode, quality[2])
-        write_quality(out_path.with_name(out_path.name.split(".")[0] + "_quality.csv"),
-                      [f"slice_{i:03d}" for i in range(len(slices))], scores, *quality[:2])
-    return out_path
+    warn_non_finite(slices, name)
+    labels = segment_stack(model, slices, layout.spacing_rc_mm, mode, desc=f"predict {name.name}")
+    csv_path = target.with_name(f"{stem_of(target)}_quality.csv")  # checked with the target (predict)
+    with written_atomically([target] + ([csv_path] if quality else [])) as temp:
+        sitk.WriteImage(layout.from_slices(labels, image), str(temp[target]), useCompression=True)
+        if quality:
+            scores = quality_scores(model, list(slices), [layout.spacing_rc_mm] * len(slices), list(labels),
+                                    quality[0], mode, quality[2])
+            write_quality(temp[csv_path], [f"slice_{i:03d}" for i in range(len(slices))], scores, *quality[:2])
+    return target
 
 
-def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, spacing_mm: float | None,
-                       mode: str, quality: tuple | None = None) -> list[Path]:
-    """Segment every PNG in `folder` (or `folder/images`); spacing from the folder's dataset.json unless given."""
-    images_dir = folder / "images" if (folder / "images").is_dir() else folder
-    paths = sorted(images_dir.glob("*.png"))
-    if not paths:
-        raise DataError(f"{images_dir} has no DICOM series and no .png slices; give a DICOM series folder, a folder "
-                        f"of PNG slices or a .mha / .nii(.gz) volume.")
+def read_png_slices(folder: Path, spacing_mm: float | None, min_extent_mm: float
+                    ) -> tuple[list[Path], list[np.ndarray], list[tuple[float, float]]]:
+    """Every PNG of a folder read and checked before anything is segmented: (paths, images, spacings)."""
+    paths = png_paths(folder)
     names = [p.name for p in paths]
     if spacing_mm is not None:
         spacings = {n: (float(spacing_mm), float(spacing_mm)) for n in names}
@@ -101,86 +246,129 @@ def predict_png_folder(model: SegmentationModule, folder: Path, out_dir: Path, s
         spacings = pixel_spacings(load_dataset_json(folder), names, folder / "dataset.json")
     else:
         raise DataError(f"{folder} has no dataset.json with pixel_spacing_mm; pass --spacing-mm (mm per pixel).")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    images, labels = [], []
-    for p in tqdm(paths, desc=f"predict {folder.name}", unit="slice", leave=False):
-        images.append(read_png(p).astype(np.float32))
-        labels.append(segment_slice(model, images[-1], spacings[p.name], mode))
-        Image.fromarray(labels[-1]).save(out_dir / p.name)
-    if quality:
-        scores = quality_scores(model, images, [spacings[n] for n in names], labels, quality[0], mode, quality[2])
-        write_quality(out_dir / "quality.csv", names, scores, *quality[:2])
-    return [out_dir / n for n in names]
+    images = [read_png(p).astype(np.float32) for p in paths]
+    for p, im in zip(paths, images):
+        check_slice(im, spacings[p.name], p, min_extent_mm)
+    return paths, images, [spacings[n] for n in names]
+
+
+def predict_png_folder(model: SegmentationModule, folder: Path, target: Path, slices: tuple, mode: str,
+                       quality: tuple | None = None) -> list[Path]:
+    """Segment the checked PNG slices of `folder` (``read_png_slices``: paths, images, spacings) into the folder
+    `target`: one mask per slice and, with `quality`, quality.csv; written into a temporary folder renamed to
+    `target` once complete."""
+    paths, images, spacings = slices
+    for p, im in zip(paths, images):
+        warn_non_finite(im, p)
+    labels = segment_pngs(model, images, spacings, mode, folder.name)
+    with written_atomically([target]) as temp:
+        temp[target].mkdir()
+        for p, lab in zip(paths, labels):
+            Image.fromarray(lab).save(temp[target] / p.name)
+        if quality:
+            scores = quality_scores(model, images, spacings, labels, quality[0], mode, quality[2])
+            write_quality(temp[target] / "quality.csv", [p.name for p in paths], scores, *quality[:2])
+    return [target / p.name for p in paths]
 
 
 def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, spacing_mm: float | None = None,
-            mode: str | None = None, quality: tuple[str, float] | None = None):
-    """Dispatch on the input: a volume file or a DICOM series folder -> label volume; a PNG folder -> PNG masks.
-    mode: see models/inference.py (None: the checkpoint's own inference_mode). quality: (score kind, threshold)
-    to write per-slice quality scores and flags (models/quality.py); None: none."""
+            mode: str | None = None, quality: tuple | None = None, overwrite: bool = False,
+            min_extent_mm: float = 0.0):
+    """Check the input and the output, then segment: a volume file or a DICOM series folder -> a label volume; a
+    PNG folder -> PNG masks. mode: None: the checkpoint's own. quality: (score kind, threshold or None for the
+    checkpoint's own, second inference mode of the modes score); None: no quality CSV. Returns the written path(s)."""
     input_path, output = Path(input_path), Path(output)
+    model = load_checkpoint(checkpoint)
     if not input_path.exists():
         raise DataError(f"Input {input_path} does not exist; give a .mha / .nii(.gz) volume, a DICOM series folder "
                         f"or a folder of PNG slices.")
-    model = load_checkpoint(checkpoint)
-    mode = mode or model.hparams.inference_mode
-    if quality and quality[1] is None:  # the threshold chosen for this checkpoint
-        quality = (quality[0], model.quality.get("threshold", float("nan")), *quality[2:])
-    if input_path.is_dir():
-        series = read_dicom_series(input_path)
-        if series is None:
-            return predict_png_folder(model, input_path, output, spacing_mm, mode, quality)
-        image, stem = series, input_path.name
+    if spacing_mm is not None and not float(spacing_mm) > 0:
+        raise DataError(f"--spacing-mm {spacing_mm}: a pixel spacing must be a positive number of mm.")
+    is_png = input_path.is_dir() and bool(png_paths(input_path))
+    image = None
+    if input_path.is_dir() and not is_png:
+        image = read_dicom_series(input_path)
+        if image is None:
+            raise DataError(f"{input_path} has no DICOM series and no .png slices; give a DICOM series folder, a "
+                            f"folder of PNG slices or a .mha / .nii(.gz) volume.")
+    target = output_target(input_path, output, is_volume=not is_png)
+    check_target(input_path, target, overwrite, named=output if target != output else None)
+    beside = target.with_name(f"{stem_of(target)}_quality.csv")
+    if quality and not is_png and beside.exists() and not overwrite:
+        raise DataError(f"{beside} exists; pass --overwrite to replace it, or choose another output.")
+    if is_png:
+        slices = read_png_slices(input_path, spacing_mm, min_extent_mm)  # every slice readable and large enough
     else:
-        image, stem = read_volume(input_path), input_path.name.split(".")[0]
-    target = output if output.suffix in VOLUME_SUFFIXES else output / f"{stem}_labels.mha"
-    return predict_volume(model, image, target, mode, str(input_path), quality)
+        image = image if image is not None else read_volume(input_path)
+        layout = check_volume(image, input_path, min_extent_mm)
+    mode = mode or model.hparams.inference_mode
+    if quality and quality[0] == "modes" and quality[2] == mode:
+        raise ConfigError(f"the modes quality score compares the inference mode with predict.quality_second_mode, "
+                          f"and both are {mode}; pass another --mode, or --quality flip / none.")
+    if quality and quality[1] is None:  # the threshold chosen for this checkpoint (NaN: none was)
+        quality = (quality[0], model.quality.get("threshold", float("nan")), *quality[2:])
+    if is_png:
+        return predict_png_folder(model, input_path, target, slices, mode, quality)
+    return predict_volume(model, image, layout, target, mode, input_path, quality)
 
 
 def predict_from_config(cfg) -> object:
-    """mode=predict: predict.checkpoint, predict.input, predict.output, predict.spacing_mm."""
-    if not cfg.predict.checkpoint or not cfg.predict.input:
-        raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
+    """mode=predict: the predict node of the config (checkpoint, input, output, spacing_mm, inference_mode, ...)."""
     p = cfg.predict
+    if not p.checkpoint or not p.input:
+        raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
     quality = (p.quality_score, p.quality_threshold, p.quality_second_mode) if p.quality_score else None
-    result = predict(cfg.predict.checkpoint, cfg.predict.input, cfg.predict.output, cfg.predict.get("spacing_mm"),
-                     cfg.predict.get("inference_mode"), quality)
+    result = predict(p.checkpoint, p.input, p.output, p.get("spacing_mm"), p.get("inference_mode"), quality,
+                     bool(p.overwrite), float(p.min_extent_mm))
     log.info("prediction written: %s", result)
     return result
 
 
 def _predict_defaults() -> dict:
-    """predict.quality_score and predict.quality_threshold of conf/config.yaml (the one source of defaults)."""
+    """The predict node of conf/config.yaml (the one source of defaults), read without composing the config."""
     from omegaconf import OmegaConf
 
     from spine_synthseg.config import CONFIG_DIR
 
-    node = OmegaConf.load(CONFIG_DIR / "config.yaml").predict
-    return {k: node.get(k) for k in ("quality_score", "quality_threshold", "quality_second_mode")}
+    return OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml").predict)
+
+
+def _positive_mm(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of mm")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spine-synthseg-predict", description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoint")
-    parser.add_argument("input", help="a .mha / .nii(.gz) volume, a DICOM series folder or a folder of PNG slices")
-    parser.add_argument("output", help="output .mha file or folder")
-    parser.add_argument("--spacing-mm", type=float, default=None, help="pixel spacing of PNG slices (mm)")
-    parser.add_argument("--mode", choices=MODES, default=None,
-                        help="inference mode (default: the one the checkpoint was selected with)")
     defaults = _predict_defaults()
+    parser = argparse.ArgumentParser(prog="spine-synthseg-predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a .ckpt file, e.g. models/model_a.ckpt")
+    parser.add_argument("input", help="a volume file, a DICOM series folder or a folder of PNG slices")
+    parser.add_argument("output", help="a label volume file or a folder (see above)")
+    parser.add_argument("--spacing-mm", type=_positive_mm, default=None,
+                        help="pixel spacing of PNG slices in mm (default: the folder's dataset.json)")
+    parser.add_argument("--mode", choices=MODES, default=None,
+                        help="inference mode (default: the one stored in the checkpoint)")
     parser.add_argument("--quality", choices=[*KINDS, "none"], default=defaults["quality_score"] or "none",
-                        help="per-slice quality score written beside the output (default and threshold: conf/config.yaml, "
-                             "chosen on validation data)")
+                        help="per-slice quality score written beside the output (default: %(default)s)")
     parser.add_argument("--quality-threshold", type=float, default=defaults["quality_threshold"],
-                        help="slices scoring below it are flagged for checking (default: the threshold chosen for the "
-                             "checkpoint on validation data, stored in it)")
+                        help="slices scoring below it are flagged for checking (default: the threshold chosen on "
+                             "validation data for the checkpoint, stored in it)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    quality = None if args.quality == "none" else (args.quality, args.quality_threshold, defaults["quality_second_mode"])
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    quality = None if args.quality == "none" else (args.quality, args.quality_threshold,
+                                                   defaults["quality_second_mode"])
     try:
-        result = predict(args.checkpoint, args.input, args.output, args.spacing_mm, args.mode, quality)
+        result = predict(args.checkpoint, args.input, args.output, args.spacing_mm, args.mode, quality,
+                         args.overwrite or bool(defaults["overwrite"]), float(defaults["min_extent_mm"]))
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(result)
+    print(result if isinstance(result, Path) else result[0].parent)
     return 0

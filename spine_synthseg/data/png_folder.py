@@ -106,13 +106,29 @@ def _isotropic_spacings(meta: dict, names: list[str], json_path: Path) -> dict[s
     return {n: fallback if spacing[n] is None else float(spacing[n]) for n in names}
 
 
+GREY_MODES = ("L", "I", "I;16", "I;16B", "I;16L", "F")  # single-channel PNG modes, read as they are
+
+
 def read_png(path: Path) -> np.ndarray:
-    """A PNG as a 2D array, keeping 16-bit values (colour images become 8-bit grey); unreadable: DataError."""
+    """A PNG as a 2D array at full depth (8 / 16 bit). Colour, grey + alpha and palette PNGs (RGB, RGBA, LA, P) are
+    read only where they hold a grey image: every pixel with equal R, G and B and an opaque alpha, as a grey slice
+    saved in colour is; then their grey value is the slice (logged). Any other colour PNG, and an unreadable file,
+    is a DataError naming the file: a colour overlay or a transparent image is not an MR slice."""
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("L") if im.mode not in ("L", "I", "I;16") else im)
+            if im.mode in GREY_MODES:
+                return np.asarray(im)
+            if im.mode == "1":
+                return np.asarray(im.convert("L"))
+            rgba = np.asarray(im.convert("RGBA"))
     except (OSError, ValueError) as err:
         raise DataError(f"Cannot read {path} ({err}); replace or delete the file.") from err
+    grey, alpha = rgba[..., 0], rgba[..., 3]
+    if not ((rgba[..., 1] == grey) & (rgba[..., 2] == grey)).all() or not (alpha == 255).all():
+        raise DataError(f"{path} is a colour or transparent PNG (mode {im.mode}) that is no grey image; save the slice "
+                        f"as a single-channel (grey) PNG.")
+    log.info("%s: a %s PNG holding a grey image, read as its grey values", path, im.mode)
+    return np.ascontiguousarray(grey)
 
 
 def read_png_folder(

@@ -46,8 +46,11 @@ def read_volume(path: Path) -> sitk.Image:
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
-        raise DataError(f"Cannot read {path} ({str(err).strip().splitlines()[-1]}); is it a .mha/.nii volume? "
-                        f"Replace the file.") from err
+        reason = str(err).strip().splitlines()[-1]
+        if "spacing" in reason.lower():
+            raise DataError(f"Cannot read {path}: its header gives a zero voxel spacing ({reason}); fix the header's "
+                            f"spacing (mm) or re-export the volume.") from err
+        raise DataError(f"Cannot read {path} ({reason}); is it a .mha/.nii volume? Replace the file.") from err
 
 
 def read_spider_folder(root: str | Path, sequence: str, max_slices_per_volume: int = 5) -> tuple[list[SliceRecord], dict]:

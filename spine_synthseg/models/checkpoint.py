@@ -19,6 +19,10 @@ def load_checkpoint(path: str | Path, expected_preprocess: Mapping | None = None
     checkpoint must have been trained at the same working spacing and intensity percentiles. A checkpoint
     without a saved ``inference_mode`` gets LEGACY_MODE (the mode it was selected with), not today's default."""
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.ckpt"))
+        raise DataError(f"Checkpoint {path} is a folder; pass a .ckpt file"
+                        + (f" in it ({', '.join(found)})." if found else ", e.g. models/model_a.ckpt."))
     if not path.is_file():
         raise DataError(f"Checkpoint {path} does not exist; pass the path of a .ckpt file.")
     try:

@@ -87,12 +87,36 @@ def window_size(crop_size: Sequence[int], mode: str) -> tuple[int, int]:
     return tuple(int(-(-round(int(n) * scale) // PAD_MULTIPLE) * PAD_MULTIPLE) for n in crop_size)
 
 
+def finite_slice(image: np.ndarray) -> np.ndarray | None:
+    """The slice as float32 with its non-finite voxels (NaN, inf) set to its lowest finite value; None for a slice
+    with nothing to segment: no finite voxel, or one constant value (blank)."""
+    x = np.asarray(image, np.float32)
+    finite = np.isfinite(x)
+    if not finite.any():
+        return None
+    if not finite.all():
+        x = np.where(finite, x, x[finite].min())
+    return None if x.max() == x.min() else x
+
+
 def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_mm: Sequence[tuple[float, float]],
                    mode: str, batch_size: int = 16, flip_average: bool = False) -> list[np.ndarray]:
     """(h_i, w_i) uint8 class maps on each input grid, for raw 2D slices with pixel spacings (row, col) in mm.
-    mode: one of MODES; the default is the config's ``inference_mode`` (or the checkpoint's), never set here."""
+    mode: one of MODES; the default is the config's ``inference_mode`` (or the checkpoint's), never set here.
+    A blank, constant or all-non-finite slice comes back empty (nothing in it to segment); other non-finite voxels
+    take the slice's lowest finite value (``finite_slice``)."""
     if mode not in MODES:
         raise ConfigError(f"inference mode {mode!r}; use one of {MODES}.")
+    cleaned = [finite_slice(im) for im in images]
+    if any(c is None for c in cleaned):
+        keep = [i for i, c in enumerate(cleaned) if c is not None]
+        done = segment_slices(model, [cleaned[i] for i in keep], [spacings_rc_mm[i] for i in keep], mode, batch_size,
+                              flip_average) if keep else []
+        out = [np.zeros(np.shape(im), np.uint8) for im in images]
+        for i, pred in zip(keep, done):
+            out[i] = pred
+        return out
+    images = cleaned
     working = [_working_image(model, im, sp) for im, sp in zip(images, spacings_rc_mm)]
     back = lambda c, im: F.interpolate(c.float()[None, None], size=tuple(im.shape),  # noqa: E731
                                        mode="nearest-exact")[0, 0].numpy().astype(np.uint8)
@@ -123,3 +147,17 @@ def segment_slice(model: nn.Module, image: np.ndarray, spacing_rc_mm: tuple[floa
                   mode: str) -> np.ndarray:
     """(H, W) uint8 class map on the input grid for one raw 2D slice with pixel spacing (row, col) in mm."""
     return segment_slices(model, [image], [spacing_rc_mm], mode=mode)[0]
+
+
+def segment_stack(model: nn.Module, slices: Sequence[np.ndarray], spacing_rc_mm: tuple[float, float], mode: str,
+                  desc: str | None = None, chunk: int = 8) -> np.ndarray:
+    """(S, H, W) uint8 class maps of a stack of sagittal slices (S, H, W) of one pixel spacing (row, col) mm: the
+    volume path of predict and of the volume evaluation alike, `chunk` slices at a time (a progress bar with desc)."""
+    from tqdm import tqdm
+
+    out = []
+    steps = range(0, len(slices), chunk)
+    for start in tqdm(steps, desc=desc, unit=f"x{chunk} slices", leave=False, disable=desc is None):
+        part = list(slices[start:start + chunk])
+        out += segment_slices(model, part, [spacing_rc_mm] * len(part), mode=mode)
+    return np.stack(out) if out else np.zeros((0,) + tuple(np.shape(slices)[1:]), np.uint8)
