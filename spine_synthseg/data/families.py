@@ -18,7 +18,7 @@ from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.structures import CANAL
 
 ROLES = ("validation", "shift_validation", "test", "home_field")
-SCORINGS = ("structures", "bodies")
+SCORINGS = ("structures", "bodies", "volumes")
 REQUIRED = ("test", "role", "scoring", "structure", "metric", "display", "unit")
 
 
@@ -142,6 +142,37 @@ def records(family: Family, split: Mapping[str, Collection[str]] | None = None,
     else:
         kept = load_native(family.source, wanted)
     return select(family, kept)
+
+
+@dataclass(frozen=True)
+class VolumeRecord:
+    """One whole volume of a volume family: its subject id, image and mask files (read when scored)."""
+
+    subject: str
+    image: Path
+    mask: Path
+
+
+def volumes(family: Family) -> list[VolumeRecord]:
+    """The volumes of a ``volume_folder`` family (images/<id>.nii.gz with masks/<id>.nii.gz) for its subjects; a
+    listed subject without both files is a DataError naming it."""
+    root = Path(family.source["root"])
+    if family.source.get("format") != "volume_folder":
+        raise ConfigError(f"catalog.families.{family.name}: scoring volumes reads a source of format volume_folder.")
+    wanted = subjects(family)
+    if wanted is None:
+        wanted = sorted(p.name.split(".")[0] for p in (root / "images").glob("*.nii.gz"))
+    out = []
+    for subject in wanted:
+        image, mask = root / "images" / f"{subject}.nii.gz", root / "masks" / f"{subject}.nii.gz"
+        for path in (image, mask):
+            if not path.is_file():
+                raise DataError(f"{path} does not exist, but {root}/dataset.json lists subject {subject}; restore "
+                                f"the file (see data/README.md).")
+        out.append(VolumeRecord(subject, image, mask))
+    if not out:
+        raise DataError(f"{root}/images holds no .nii.gz volume for family {family.name}.")
+    return out
 
 
 def label(family: Family, n_subjects: int | str | None, descriptive_below: int) -> str:

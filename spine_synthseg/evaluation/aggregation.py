@@ -15,8 +15,9 @@ import numpy as np
 
 
 STRUCTURES = ("vertebra", "disc", "canal", "mean", "vertebral_body")
-METRICS = ("dice", "hd95_mm", "assd_mm", "vb_dice", "vb_recall", "vb_fp_far")
-PAIRED_METRICS = ("dice", "vb_dice", "vb_recall", "vb_fp_far")
+VOLUME_METRICS = ("vb_dice3d", "vb_recall3d", "false_spine_ml", "false_spine_slices", "fp_far_ml")  # volume_metrics.py
+METRICS = ("dice", "hd95_mm", "assd_mm", "vb_dice", "vb_recall", "vb_fp_far") + VOLUME_METRICS
+PAIRED_METRICS = ("dice", "vb_dice", "vb_recall", "vb_fp_far") + VOLUME_METRICS
 
 
 def with_sequence_groups(rows: list[dict]) -> list[dict]:

@@ -51,6 +51,18 @@ class EvalCase:
         return image if self.transform is None else self.transform(image, r.spacing_mm)
 
 
+@dataclass
+class VolumeCase:
+    """A family of whole volumes (scoring "volumes"): each segmented slice by slice as predict does, scored by
+    ``volume_metrics``. records: none (its subjects are volumes, never slices of the training source)."""
+
+    test: str
+    variant: str
+    volumes: list[families.VolumeRecord]
+    scoring: str = "volumes"
+    records: tuple = ()
+
+
 def _contrast(name: str, percentiles: tuple[float, float]):
     def apply(image: np.ndarray, spacing) -> np.ndarray:
         x = normalise(torch.from_numpy(image), percentiles)[None, None]
@@ -125,8 +137,12 @@ def build_cases(cfg: DictConfig, split: dict | None = None) -> tuple[list[EvalCa
             by_family[family.name] = recs
         return by_family[family.name]
 
-    cases: list[EvalCase] = []
+    cases: list[EvalCase | VolumeCase] = []
     for family in chosen:
+        if family.scoring == "volumes":
+            volumes = families.volumes(family)
+            cases.append(VolumeCase(family.test, family.variant, volumes[:limit] if limit else volumes))
+            continue
         if family.role != HOME_FIELD:
             cases.append(EvalCase(family.test, family.variant, family_records(family), scoring=family.scoring))
             continue

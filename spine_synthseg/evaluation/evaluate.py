@@ -17,12 +17,13 @@ from spine_synthseg.config import to_dict
 from spine_synthseg.errors import DataError
 from spine_synthseg.evaluation.aggregation import METRICS
 from spine_synthseg.evaluation.body_metrics import vertebral_body_metrics
-from spine_synthseg.evaluation.cases import EvalCase, build_cases
+from spine_synthseg.evaluation.cases import EvalCase, VolumeCase, build_cases
 from spine_synthseg.evaluation.collect import evaluation_summary
 from spine_synthseg.evaluation.figures import write_figures
 from spine_synthseg.evaluation.metrics import dice_per_structure, surface_distances
 from spine_synthseg.evaluation.run_split import run_split
 from spine_synthseg.evaluation.tables import write_summary_md
+from spine_synthseg.evaluation.volume_evaluation import score_volumes
 from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import segment_slices
 from spine_synthseg.models.postprocess import column_band
@@ -89,8 +90,18 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
             log.warning("%s was selected with inference_mode=%s; evaluating with %s (evaluation.inference_mode).",
                         name, model.hparams.inference_mode, ev.inference_mode)
     rows: list[dict] = []
+    slice_rows: list[dict] = []
     predictions: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    volume_cases = [c for c in cases if isinstance(c, VolumeCase)]
+    cases = [c for c in cases if not isinstance(c, VolumeCase)]
+    kinds = list(ev.get("quality_scores") or [])
     for name, model in models.items():
+        for case in tqdm(volume_cases, desc=f"evaluate {name} (volumes)", leave=False):
+            save = out / "volumes" / name / case.variant if ev.get("save_volumes") else None
+            quality = (kinds[0], ev.quality_second_mode) if kinds else None
+            found, per_slice = score_volumes(name, model, case, str(ev.inference_mode), seeds[name], quality, save)
+            rows += [{**r, **{f"qc_{k}": float("nan") for k in kinds}} for r in found]
+            slice_rows += per_slice
         for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
             images, spacings = [case.image(i) for i in range(len(case.records))], [r.spacing_mm for r in case.records]
             preds = segment_slices(model, images, spacings, mode=str(ev.inference_mode))
@@ -108,9 +119,14 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
                 for i, pred in enumerate(variant_preds):
                     rows.extend(image_rows(name + suffix, case, i, pred, surfaces, seeds[name]))
     with open(out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         writer.writeheader()
         writer.writerows(rows)
+    if slice_rows:  # every slice of every scored volume (volume_evaluation.py)
+        with open(out / "volume_slices.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(slice_rows[0]))
+            writer.writeheader()
+            writer.writerows(slice_rows)
     labelled = [{**r, "seed": r["seed"] if r["seed"] != "" else "unknown"} for r in rows]
     names = list(dict.fromkeys(r["model"] for r in rows))  # checkpoints, then their inference variants
     summary = evaluation_summary(labelled, names, int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed))

@@ -114,6 +114,9 @@ def _overlays(rows, cases, predictions, models, out: Path, n: int) -> None:
 
 
 def write_figures(summary, rows, cases, predictions, out: Path, n_overlays: int) -> None:
+    """The figures of the slice families (an evaluation of volumes alone has none of these)."""
+    if not cases:
+        return
     _resolution_curve(summary, out / "dice_vs_resolution.png")
     _bar_chart(summary, out / "dice_per_test.png")
     if n_overlays > 0:

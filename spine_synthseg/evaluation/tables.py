@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from spine_synthseg.data import families
-from spine_synthseg.evaluation.aggregation import STRUCTURES
+from spine_synthseg.evaluation.aggregation import STRUCTURES, VOLUME_METRICS
 
 # the score shown per structure: Dice, or vertebral-body Dice where only bodies are labelled
 MAIN_METRIC = {"vertebral_body": "vb_dice"}
@@ -18,6 +18,12 @@ KIND = {"test": "real images", "validation": VALIDATION, "shift_validation": VAL
 
 def _fmt(m: float, lo: float, hi: float) -> str:
     return "n/a" if np.isnan(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _metrics(metric: str) -> list[str]:
+    """The metrics a summary row shows for a family whose headline metric is `metric`: every volume metric for a
+    volume family, else that metric."""
+    return [metric, *[m for m in VOLUME_METRICS if m != metric]] if metric in VOLUME_METRICS else [metric]
 
 
 def write_summary_md(summary: dict, catalog: dict, path: Path) -> None:
@@ -34,7 +40,9 @@ def write_summary_md(summary: dict, catalog: dict, path: Path) -> None:
              f"`vb_dice`). HD95 in mm, mean over patients."
              + (f" Difference: {pair[0]} - {pair[1]}, paired per patient." if len(models) > 1 else "") + "\n"]
     present = {r["test"] for r in summary["aggregates"]}
-    role = {f.test: f.role for f in families.families(catalog).values()}  # the groups in the catalogue's order
+    known = families.families(catalog).values()
+    role = {f.test: f.role for f in known}  # the groups in the catalogue's order
+    headline_metric = {(f.test, f.variant, f.structure): f.metric for f in known}  # e.g. vb_dice3d for volumes
     for test in [t for t in role if t in present]:
         kind = KIND[role[test]]
         lines.append(f"\n## {test} ({kind})\n")
@@ -43,8 +51,8 @@ def write_summary_md(summary: dict, catalog: dict, path: Path) -> None:
         lines += [header, "|" + "---|" * (header.count("|") - 1)]
         variants = dict.fromkeys(r["variant"] for r in summary["aggregates"] if r["test"] == test)
         for variant in variants:
-            for s in STRUCTURES:
-                metric = MAIN_METRIC.get(s, "dice")
+            for s, metric in [(s, m) for s in STRUCTURES for m in _metrics(headline_metric.get(
+                    (test, variant, s), MAIN_METRIC.get(s, "dice")))]:
                 cells = [agg.get((m, test, variant, s, metric)) for m in models]
                 if all(c is None for c in cells):
                     continue
