@@ -19,6 +19,8 @@
                                                       # quality scores (evaluation.quality_scores): the score and its
                                                       # threshold chosen on the validation run (OUT_threshold.json),
                                                       # Spearman rho with Dice per model and family (OUT.csv)
+  python scripts/collect.py volumes RESULTS OUTPUTS  # whole volumes (protocol.md entry 4): the quality flag against
+                                                      # false-spine slices, per-slice CSVs, profile and slice figures
   python scripts/collect.py compare OLD NEW OUT.csv   # two collected experiments: NEW - OLD per model on the headline
   python scripts/collect.py freeze RESULTS RUNS       # freeze candidates (scripts/run_freeze.sh): each model x inference
                                                       # mode (+ column band) on both validation axes, paired
@@ -301,6 +303,48 @@ def axes_table(out: Path, folder: Path, seed: str | None, boot) -> None:
     print(f"written {out} ({len(rows)} rows)")
 
 
+def volumes(results: Path, outputs: Path) -> None:
+    """The whole-volume report (results/protocol.md entry 4) from the evaluations OUTPUTS/{shift_val,test}_<mode>/
+    of the configured mode: RESULTS/qc_flag.csv (the quality flag against the lateral slices with false spine,
+    shift-validation volumes), {shift_val,test}_slices.csv (every slice), false_spine_profile.png and
+    volume_slices.png (test: the subject with the median Model A false_spine_ml)."""
+    import SimpleITK as sitk
+
+    from spine_synthseg.data.orientation import SagittalLayout
+    from spine_synthseg.evaluation import volume_report as vr
+    from spine_synthseg.evaluation.volume_evaluation import body_values, read_bodies
+    from spine_synthseg.models.checkpoint import load_checkpoint
+
+    shift, test = outputs / f"shift_val_{MODE}", outputs / f"test_{MODE}"
+    results.mkdir(parents=True, exist_ok=True)
+    checkpoints = json.loads((shift / "summary.json").read_text())["checkpoints"]
+    thresholds = {m: load_checkpoint(p).quality["threshold"] for m, p in checkpoints.items()}
+    shift_slices, test_slices = c.read_csv(shift / "volume_slices.csv"), c.read_csv(test / "volume_slices.csv")
+    c.write_csv(results / "qc_flag.csv", vr.qc_flag_table(shift_slices, thresholds))
+    shutil.copy(shift / "volume_slices.csv", results / "shift_val_slices.csv")
+    shutil.copy(test / "volume_slices.csv", results / "test_slices.csv")
+    styles = families.models(CATALOG)
+    names = {m: (v["short"], v["colour"]) for m, v in styles.items()}
+    vr.false_spine_profile_plot(test_slices, names, results / "false_spine_profile.png",
+                                f"The {len({r['patient'] for r in test_slices})} Dixon test volumes, shipped models, "
+                                f"{MODE}: mean over volumes per slice")
+    rows = [r for r in c.read_metrics(test / "metrics.csv") if r["test"] == "volumes"]
+    a = sorted((r["false_spine_ml"], r["patient"]) for r in rows if r["model"] == "model_a")
+    subject = a[len(a) // 2][1]  # the median Model A false spine (the upper median for an even count)
+    (record,) = [v for v in families.volumes(families.families(CATALOG)["dixon_volumes"]) if v.subject == subject]
+    image = sitk.ReadImage(str(record.image))
+    layout = SagittalLayout.of(image)
+    bodies = read_bodies(record.mask, layout, body_values(record.image.parents[1]))
+    labels = [(names[m][0], layout.to_slices(sitk.ReadImage(str(test / "volumes" / m / "dixon_water_3d" / f"{subject}.nii.gz"))))
+              for m in styles if (test / "volumes" / m).is_dir()]
+    central = next(int(r["slice"]) for r in test_slices if r["patient"] == subject and float(r["distance_mm"]) == 0)
+    vr.slices_figure(labels, layout.to_slices(image), bodies, central, float(image.GetSpacing()[layout.sagittal]),
+                     results / "volume_slices.png", f"test subject {subject} (median Model A false spine), {MODE}; "
+                     "white: labelled bodies; yellow / green / blue: predicted vertebra / disc / canal")
+    print(f"written {results}/qc_flag.csv, shift_val_slices.csv, test_slices.csv, false_spine_profile.png, "
+          f"volume_slices.png (subject {subject})")
+
+
 def main() -> None:
     argv = sys.argv[1:]
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -338,6 +382,9 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("folder", type=Path)
     p.add_argument("--seed")
+    p = sub.add_parser("volumes")
+    p.add_argument("results", type=Path)
+    p.add_argument("outputs", type=Path)
     p = sub.add_parser("curves")
     p.add_argument("prefix", type=Path)
     p.add_argument("runs", type=Path, nargs="+")
@@ -361,6 +408,8 @@ def main() -> None:
             freeze_validation(args.results, args.runs, boot)
         elif args.command == "realism":
             realism(args.results, args.runs, args.baseline, args.name, boot)
+        elif args.command == "volumes":
+            volumes(args.results, args.outputs)
         elif args.command == "runs":
             runs_table(args.out, args.named, args.baseline, boot)
         else:

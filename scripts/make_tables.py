@@ -23,7 +23,7 @@ CATALOG = families.catalog_of(CONFIG)  # every family's and model's name (conf/c
 MODE = str(CONFIG.inference_mode)  # the inference mode the freeze chose (conf/config.yaml)
 MODELS = tuple(families.models(CATALOG))
 NAMES = {m: rt.model_name(CATALOG, m) for m in MODELS}
-FINAL, PREVIOUS = rt.protocol("final"), rt.protocol("previous")  # what each entry's tables show
+FINAL, PREVIOUS, VOLUMES = rt.protocol("final"), rt.protocol("previous"), rt.protocol("volumes")  # each entry's tables
 HOME = [("contrast", v) for v in ("gamma_0.5", "gamma_2.0", "inversion", "piecewise_shuffle")] + \
        [("resolution", v) for v in ("iso_0.492mm", "iso_2mm", "iso_3mm", "iso_4mm", "iso_6mm", "thick_4mm", "thick_6mm")]
 
@@ -444,6 +444,38 @@ def inference_mode_differences(root: Path) -> str:
     return "\n".join(lines)
 
 
+def volumes(root: Path, split: str = "test", every_mode: bool = False) -> str:
+    """The shipped models on whole volumes (results/volumes/SPLIT.csv; protocol.md entry 4): the configured
+    inference mode, or every mode one table after the other."""
+    path = root / VOLUMES["results"] / f"{split}.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = read(path)
+    key = "families" if split == "test" else "shift_families"
+    runs = list(dict.fromkeys(r["run"] for r in rows)) if every_mode else [MODE]
+    return "\n\n".join((f"**{run.replace('_', ' ')}**\n\n" if every_mode else "")
+                        + rt.metric_table(rows, CATALOG, VOLUMES, run, key) for run in runs)
+
+
+def volume_differences(root: Path) -> str:
+    path = root / VOLUMES["results"] / "test_paired.csv"
+    return rt.metric_differences(read(path), CATALOG, VOLUMES) if path.is_file() else "(not run)"
+
+
+def volume_qc(root: Path) -> str:
+    """The per-slice quality flag against the lateral slices holding false spine (shift-validation volumes)."""
+    path = root / VOLUMES["results"] / "qc_flag.csv"
+    if not path.is_file():
+        return "(not run)"
+    lines = ["| model | threshold | volumes | lateral slices | with false spine (> 100 mm^3) | flagged | recall | "
+             "precision | other slices flagged |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in read(path):
+        lines.append(f"| {NAMES.get(r['model'], r['model'])} | {float(r['threshold']):.3f} | {r['n_volumes']} | "
+                     f"{r['lateral_slices']} | {r['false_spine_slices']} | {r['flagged_lateral']} | "
+                     f"{float(r['recall']):.2f} | {float(r['precision']):.2f} | {float(r['flagged_other_share']):.2f} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, PREVIOUS["pairs"]), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -460,6 +492,9 @@ SECTIONS = {
     "freeze_chosen": lambda r: freeze(r, "model_b_aug", MODE), "freeze_mode_choice": freeze_mode_choice,
     "final_headline": final_headline, "final_differences": final_differences, "final_targets": final_targets,
     "inference_mode": inference_modes, "inference_mode_differences": inference_mode_differences,
+    "volume_headline": volumes, "volume_modes": lambda r: volumes(r, every_mode=True),
+    "volume_shift": lambda r: volumes(r, "shift_val", every_mode=True), "volume_differences": volume_differences,
+    "volume_qc": volume_qc,
 }
 
 
@@ -487,7 +522,11 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "--fill":
         fill(root, [Path(f) for f in sys.argv[3:]])
         sys.exit(0)
-    print("## The frozen experiment, scored once (results/final/; protocol.md entry 3)\n\n" + final_headline(root))
+    print("## Whole volumes, every slice: the shipped models (seed 0; results/volumes/; protocol.md entry 4)\n\n"
+          + volumes(root, every_mode=True) + "\n\n" + volume_differences(root))
+    print("\n## Whole volumes: shift-validation volumes (every mode) and the quality flag\n\n"
+          + volumes(root, "shift_val", every_mode=True) + "\n\n" + volume_qc(root))
+    print("\n## The frozen experiment, scored once (results/final/; protocol.md entry 3)\n\n" + final_headline(root))
     print("\n## The frozen experiment: pre-registered paired differences\n\n" + final_differences(root))
     print("\n## The frozen experiment: targets\n\n" + final_targets(root))
     print("\n## The frozen experiment under every inference mode (absolute)\n\n" + inference_modes(root))

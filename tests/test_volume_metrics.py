@@ -126,3 +126,54 @@ def test_the_volume_families_hold_the_subjects_their_data_lists(tmp_path, data_r
     shift = families.volumes(catalog["dixon_volumes_shift_val"])
     assert [v.subject for v in test] == sorted(meta["test_subjects"]) and len(test) == 24
     assert [v.subject for v in shift] == sorted(meta["shift_validation_subjects"]) and len(shift) == 12
+
+
+def test_the_quality_flag_table_counts_what_it_catches():
+    from spine_synthseg.evaluation.volume_report import qc_flag_table
+
+    def row(lateral, false_spine, score):
+        return {"model": "model_a", "patient": "S01", "lateral": lateral, "false_spine_mm3": false_spine,
+                "qc_modes": score}
+    rows = [row(True, 500, 0.5), row(True, 500, 0.99), row(True, 10, 0.5), row(True, 10, float("nan")),
+            row(False, 6000, 0.5), row(False, 6000, 0.99)]
+    (t,) = qc_flag_table(rows, {"model_a": 0.9})
+    assert (t["lateral_slices"], t["false_spine_slices"], t["flagged_lateral"]) == (4, 2, 2)
+    assert t["recall"] == 0.5 and t["precision"] == 0.5 and t["flagged_other_share"] == 0.5
+
+
+@pytest.mark.slow
+def test_the_volume_collector_writes_its_tables_and_figures(tmp_path, smoke_runs):
+    """scripts/collect.py volumes on an evaluation of a small volume folder standing in for both volume families."""
+    import shutil
+    import subprocess
+    import sys
+
+    from spine_synthseg.config import PROJECT_ROOT
+    from spine_synthseg.evaluation.evaluate import evaluate_checkpoints
+    from tests.helpers import compose_cfg
+
+    root = write_volume_folder(tmp_path / "vols", subjects=("S01", "S02", "S03"))
+    (root / "dataset.json").write_text(json.dumps({**json.loads((root / "dataset.json").read_text()),
+                                                   "shift_validation_subjects": ["S01", "S02", "S03"]}))
+    overrides = [f"evaluation.dixon_volumes_source.root={root}", "evaluation.max_patients=null"]
+    cfg = compose_cfg(tmp_path / "run", overrides + ["evaluation.tests=[volumes]", "evaluation.save_volumes=true",
+                                                     "evaluation.quality_scores=[modes]"])
+    mode = cfg.inference_mode
+    evaluate_checkpoints(cfg, {"model_a": smoke_runs["model_a"]["ckpt"]}, tmp_path / "out" / f"test_{mode}")
+    shutil.copytree(tmp_path / "out" / f"test_{mode}", tmp_path / "out" / f"shift_val_{mode}")
+    import torch  # the smoke checkpoint stores no QC threshold: give it one, as ship_models.py --qc-only does
+
+    ckpt = torch.load(smoke_runs["model_a"]["ckpt"], weights_only=False)
+    ckpt["quality"] = {"score": "modes", "threshold": 0.9, "chosen_on": "a test"}
+    torch.save(ckpt, tmp_path / "qc.ckpt")
+    summary = tmp_path / "out" / f"shift_val_{mode}" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "checkpoints": {"model_a": str(tmp_path / "qc.ckpt")}}))
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "volumes", str(tmp_path / "res"),
+                           str(tmp_path / "out"), "--", *overrides], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("qc_flag.csv", "shift_val_slices.csv", "test_slices.csv"):
+        assert (tmp_path / "res" / name).is_file()
+    for name in ("false_spine_profile.png", "volume_slices.png"):
+        assert (tmp_path / "res" / name).stat().st_size > 10_000
+    qc = (tmp_path / "res" / "qc_flag.csv").read_text().splitlines()
+    assert len(qc) == 2 and qc[1].startswith("model_a,0.9")

@@ -144,3 +144,48 @@ def _measure(t: Mapping, name: str, known: Mapping, head: Mapping, pairs: Mappin
         raise ConfigError(f"target {t.get('label')!r} needs a model, a pair or loss_from / loss_to.")
     r = head.get((name, t["model"]))
     return (None, "") if r is None else ({**r, "value": r["mean"]}, ci(r) + unit)
+
+
+METRIC_DIGITS = {"false_spine_ml": 1, "fp_far_ml": 1, "false_spine_slices": 2}  # mL to 0.1, shares to 0.01
+
+
+def metric_table(rows: Sequence[Mapping], catalog: Mapping, entry: Mapping, run: str, family_key: str = "families"
+                 ) -> str:
+    """Family x metric rows, model columns, mean [CI], for one run (an inference mode) of a collected evaluation
+    (``scripts/collect.py evaluation``: columns run, model, test, variant, structure, metric, ...)."""
+    known = fam.families(catalog)
+    index = {(r["run"], r["model"], r["test"], r["variant"], r["metric"]): r for r in rows}
+    models = [m for m in entry["models"] if any(r["model"] == m for r in rows)]
+    lines = ["| whole volumes | metric | " + " | ".join(model_name(catalog, m) for m in models) + " |",
+             "|---|---|" + "---|" * len(models)]
+    for name in entry[family_key]:
+        f = known[name]
+        for metric in entry["metrics"]:
+            cells = [index.get((run, m, f.test, f.variant, metric)) for m in models]
+            present = [c for c in cells if c]
+            if present:
+                digits = METRIC_DIGITS.get(metric, 3)
+                lines.append(f"| {family_label(catalog, name, present)} | {metric} | "
+                             + " | ".join(ci(c, digits=digits) if c else "n/a" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def metric_differences(rows: Sequence[Mapping], catalog: Mapping, entry: Mapping, family_key: str = "families") -> str:
+    """Family x metric x run (inference mode) rows, the entry's pairs as columns, paired difference [CI]."""
+    known = fam.families(catalog)
+    pairs = pair_index(rows, ("run", "test", "variant", "metric"))
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    lines = ["| whole volumes | metric | inference | " + " | ".join(pair_name(p) for p in entry["pairs"]) + " |",
+             "|---|---|---|" + "---|" * len(entry["pairs"])]
+    for name in entry[family_key]:
+        f = known[name]
+        for metric in entry["metrics"]:
+            for run in runs:
+                cells = [pairs.get((run, f.test, f.variant, metric, *p)) for p in entry["pairs"]]
+                present = [c for c in cells if c]
+                if present:
+                    digits = METRIC_DIGITS.get(metric, 3)
+                    lines.append(f"| {family_label(catalog, name, present)} | {metric} | {run.replace('_', ' ')} | "
+                                 + " | ".join(ci(c, "diff_mean", digits, signed=True) if c else "n/a" for c in cells)
+                                 + " |")
+    return "\n".join(lines)

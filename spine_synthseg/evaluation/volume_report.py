@@ -1,0 +1,111 @@
+"""What the whole-volume evaluation shows a reader (``volume_slices.csv`` of ``volume_evaluation``): the quality
+flag against the slices holding false spine, false spine against the distance from the central slice, and the
+slices beside the spine of one volume per model."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from spine_synthseg.evaluation.volume_metrics import SLICE_MM3  # noqa: E402
+from spine_synthseg.visualisation import label_overlay  # noqa: E402
+
+
+def _true(v) -> bool:
+    return str(v) in ("True", "true", "1")
+
+
+def qc_flag_table(slices: Sequence[Mapping], thresholds: Mapping[str, float], score: str = "qc_modes") -> list[dict]:
+    """Per model: on the lateral slices (where false spine is defined), how many hold more than SLICE_MM3 of it
+    (positives), how many the flag (score < the model's threshold) marks, its recall and precision; and the share
+    of the other slices (the labelled range and its 4 mm margin) it flags."""
+    out = []
+    for model in dict.fromkeys(r["model"] for r in slices):
+        mine = [r for r in slices if r["model"] == model and r.get(score, "") not in ("", None)]
+        if not mine:
+            continue
+        t = float(thresholds[model])
+        lateral = [r for r in mine if _true(r["lateral"])]
+        other = [r for r in mine if not _true(r["lateral"])]
+        positive = np.array([float(r["false_spine_mm3"]) > SLICE_MM3 for r in lateral])
+        flagged = np.array([float(r[score]) < t for r in lateral])  # NaN (both empty) is never flagged
+        hits = int((positive & flagged).sum())
+        out.append({"model": model, "threshold": t, "n_volumes": len({r["patient"] for r in mine}),
+                    "lateral_slices": len(lateral), "false_spine_slices": int(positive.sum()),
+                    "flagged_lateral": int(flagged.sum()),
+                    "recall": hits / positive.sum() if positive.any() else float("nan"),
+                    "precision": hits / flagged.sum() if flagged.any() else float("nan"),
+                    "flagged_other_share": float(np.mean([float(r[score]) < t for r in other])) if other else float("nan")})
+    return out
+
+
+def profile(slices: Sequence[Mapping], key: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{model: (distance mm, mean over volumes of `key` per slice)} of the slices at each whole-mm distance from
+    their volume's central slice."""
+    acc: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in slices:
+        acc[r["model"]][round(float(r["distance_mm"]))].append(float(r[key]))
+    return {m: (np.array(sorted(d)), np.array([np.mean(d[k]) for k in sorted(d)])) for m, d in acc.items()}
+
+
+def false_spine_profile_plot(slices: Sequence[Mapping], names: Mapping[str, tuple[str, str]], path: Path,
+                             title: str) -> None:
+    """Two panels against the distance from the central slice (mm): left, false spine per lateral slice (mm^3,
+    the rule of ``volume_metrics``); right, everything predicted as spine (vertebra, disc, canal) per slice, every
+    slice. names: {model: (label, colour)}."""
+    lateral = [r for r in slices if _true(r["lateral"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for model, (x, y) in profile(lateral, "false_spine_mm3").items():
+        label, colour = names.get(model, (model, None))
+        for k, side in enumerate((x < 0, x > 0)):  # the two sides of the spine, not joined across it
+            axes[0].plot(x[side], y[side] / 1000, "o-", ms=3, color=colour, label=label if k == 0 else None)
+    for model, (x, y) in profile(slices, "predicted_spine_mm3").items():
+        label, colour = names.get(model, (model, None))
+        axes[1].plot(x, y / 1000, "-", color=colour, label=label)
+    axes[0].set_ylabel("false spine per lateral slice (mL)")
+    axes[1].set_ylabel("predicted vertebra + disc + canal per slice (mL)")
+    for ax in axes:
+        ax.set_xlabel("distance from the central slice (mm)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def slices_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], image: np.ndarray, bodies: np.ndarray,
+                  central: int, slice_mm: float, path: Path, title: str,
+                  offsets_mm: Sequence[float] = (-30, -20, -10, 0, 10, 20, 30)) -> None:
+    """One row per model (label, (S, H, W) labels), one column per offset from the central slice: the image with
+    the prediction overlaid and the labelled bodies outlined (white)."""
+    lo, hi = np.percentile(image, [0.5, 99.5])
+    fig, axes = plt.subplots(len(rows), len(offsets_mm), figsize=(1.9 * len(offsets_mm), 2.2 * len(rows)),
+                             squeeze=False)
+    for i, (label, labels) in enumerate(rows):
+        for j, off in enumerate(offsets_mm):
+            s = int(np.clip(central + round(off / slice_mm), 0, image.shape[0] - 1))
+            ax = axes[i][j]
+            grey = torch.from_numpy(np.clip((image[s] - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32))
+            ax.imshow(label_overlay(grey, torch.from_numpy(labels[s].astype(np.int64))).permute(1, 2, 0).numpy(),
+                      interpolation="nearest")
+            if bodies[s].any():
+                ax.contour(bodies[s] > 0, levels=[0.5], colors="white", linewidths=0.6)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"{off:+g} mm", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
