@@ -462,6 +462,31 @@ def volume_differences(root: Path) -> str:
     return rt.metric_differences(read(path), CATALOG, VOLUMES) if path.is_file() else "(not run)"
 
 
+def volume_compact(root: Path, metrics=("vb_dice3d", "false_spine_ml", "fp_far_ml")) -> str:
+    """Whole test volumes under every inference mode, one table: per metric and mode each model's mean [CI] and the
+    paired A - B+aug and C - B+aug (conf/protocol/volumes.yaml)."""
+    path = root / VOLUMES["results"] / "test.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows, paired_rows = read(path), read(root / VOLUMES["results"] / "test_paired.csv")
+    (name,) = VOLUMES["families"]
+    f = families.families(CATALOG)[name]
+    index = {(r["run"], r["model"], r["metric"]): r for r in rows if (r["test"], r["variant"]) == (f.test, f.variant)}
+    pairs = rt.pair_index(paired_rows, ("run", "metric"))
+    shown = [p for p in VOLUMES["pairs"] if p[1] == "model_b_aug" and p[0] != "model_b"]
+    lines = ["| metric | inference | " + " | ".join(NAMES[m] for m in VOLUMES["models"]) + " | "
+             + " | ".join(rt.pair_name(p) for p in shown) + " |", "|---|---|" + "---|" * (len(VOLUMES["models"]) + len(shown))]
+    for metric in metrics:
+        digits = rt.METRIC_DIGITS.get(metric, 3)
+        for run in dict.fromkeys(r["run"] for r in rows):
+            cells = [index.get((run, m, metric)) for m in VOLUMES["models"]]
+            diffs = [pairs.get((run, metric, *p)) for p in shown]
+            lines.append(f"| {metric} | {run.replace('_', ' ')} | " + " | ".join(ci(c, digits=digits) if c else "n/a"
+                                                                             for c in cells) + " | "
+                         + " | ".join(ci(d, "diff_mean", digits, signed=True) if d else "n/a" for d in diffs) + " |")
+    return "\n".join(lines)
+
+
 def volume_qc(root: Path) -> str:
     """The per-slice quality flag against the lateral slices holding false spine (shift-validation volumes)."""
     path = root / VOLUMES["results"] / "qc_flag.csv"
@@ -494,7 +519,7 @@ SECTIONS = {
     "inference_mode": inference_modes, "inference_mode_differences": inference_mode_differences,
     "volume_headline": volumes, "volume_modes": lambda r: volumes(r, every_mode=True),
     "volume_shift": lambda r: volumes(r, "shift_val", every_mode=True), "volume_differences": volume_differences,
-    "volume_qc": volume_qc,
+    "volume_qc": volume_qc, "volume_compact": volume_compact,
 }
 
 

@@ -159,7 +159,9 @@ def test_smoke_evaluation_writes_all_files(tmp_path, smoke_runs):
         assert (out / name).is_file(), name
     assert list((out / "tensorboard").glob("events.*"))
     rows = list(csv.DictReader(open(out / "metrics.csv")))
-    assert {r["test"] for r in rows} == {"standard", "protocol_shift", "external", "external_dixon", "contrast", "resolution"}
+    assert {r["test"] for r in rows} == {"standard", "protocol_shift", "external", "external_dixon", "volumes", "contrast",
+                                         "resolution"}
+    assert (out / "volume_slices.csv").is_file()  # every slice of the whole volume scored
     assert {r["seed"] for r in rows} == {"0"}  # the checkpoints' own training seed
     assert {r["structure"] for r in rows} == {"vertebra", "disc", "canal", "vertebral_body"}
     assert all(r["vb_dice"] != "nan" or r["structure"] != "vertebral_body" for r in rows)

@@ -72,7 +72,7 @@ def pair_index(rows: Sequence[Mapping], key: Sequence[str] = ("test",)) -> dict[
         k = tuple(r[f] for f in key)
         d, lo, hi = float(r["diff_mean"]), float(r["ci_low"]), float(r["ci_high"])
         out[k + (r["model_a"], r["model_b"])] = {**r, "diff_mean": d, "ci_low": lo, "ci_high": hi}
-        out[k + (r["model_b"], r["model_a"])] = {**r, "diff_mean": -d, "ci_low": -hi, "ci_high": -lo}
+        out[k + (r["model_b"], r["model_a"])] = {**r, "diff_mean": 0.0 - d, "ci_low": 0.0 - hi, "ci_high": 0.0 - lo}
     return out
 
 

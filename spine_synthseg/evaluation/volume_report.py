@@ -72,8 +72,12 @@ def false_spine_profile_plot(slices: Sequence[Mapping], names: Mapping[str, tupl
         axes[1].plot(x, y / 1000, "-", color=colour, label=label)
     axes[0].set_ylabel("false spine per lateral slice (mL)")
     axes[1].set_ylabel("predicted vertebra + disc + canal per slice (mL)")
+    axes[0].set_title("lateral slices only (> 4 mm beside the labelled bodies); mean over the volumes that have one "
+                      "at that distance", fontsize=8)
+    axes[1].set_title("every slice", fontsize=8)
     for ax in axes:
         ax.set_xlabel("distance from the central slice (mm)")
+        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
