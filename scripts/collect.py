@@ -307,7 +307,7 @@ def volumes(results: Path, outputs: Path) -> None:
     """The whole-volume report (results/protocol.md entry 4) from the evaluations OUTPUTS/{shift_val,test}_<mode>/
     of the configured mode: RESULTS/qc_flag.csv (the quality flag against the lateral slices with false spine,
     shift-validation volumes), {shift_val,test}_slices.csv (every slice), false_spine_profile.png and
-    volume_slices.png (test: the subject with the median Model A false_spine_ml)."""
+    volume_slices.png (test: the subject with the upper median of Model A's false_spine_ml)."""
     import SimpleITK as sitk
 
     from spine_synthseg.data.orientation import SagittalLayout
@@ -337,9 +337,12 @@ def volumes(results: Path, outputs: Path) -> None:
     bodies = read_bodies(record.mask, layout, body_values(record.image.parents[1]))
     labels = [(names[m][0], layout.to_slices(sitk.ReadImage(str(test / "volumes" / m / "dixon_water_3d" / f"{subject}.nii.gz"))))
               for m in styles if (test / "volumes" / m).is_dir()]
-    central = next(int(r["slice"]) for r in test_slices if r["patient"] == subject and float(r["distance_mm"]) == 0)
+    mine = [r for r in test_slices if r["patient"] == subject and r["model"] == "model_a"]
+    central = next(int(r["slice"]) for r in mine if float(r["distance_mm"]) == 0)
+    lateral = [int(r["slice"]) for r in mine if r["lateral"] in ("True", "true")]
     vr.slices_figure(labels, layout.to_slices(image), bodies, central, float(image.GetSpacing()[layout.sagittal]),
-                     results / "volume_slices.png", f"test subject {subject} (median Model A false spine), {MODE}; "
+                     lateral, results / "volume_slices.png", f"test subject {subject} (the upper median of Model A's "
+                     f"false spine), {MODE}; "
                      "white: labelled bodies; yellow / green / blue: predicted vertebra / disc / canal")
     print(f"written {results}/qc_flag.csv, shift_val_slices.csv, test_slices.csv, false_spine_profile.png, "
           f"volume_slices.png (subject {subject})")

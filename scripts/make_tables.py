@@ -493,11 +493,13 @@ def volume_qc(root: Path) -> str:
     if not path.is_file():
         return "(not run)"
     lines = ["| model | threshold | volumes | lateral slices | with false spine (> 100 mm^3) | flagged | recall | "
-             "precision | other slices flagged |", "|---|---|---|---|---|---|---|---|---|"]
+             "precision (lateral) | other slices flagged | precision (all flagged slices) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in read(path):
-        lines.append(f"| {NAMES.get(r['model'], r['model'])} | {float(r['threshold']):.3f} | {r['n_volumes']} | "
+        lines.append(f"| {NAMES.get(r['model'], r['model'])} | {float(r['threshold']):.4f} | {r['n_volumes']} | "
                      f"{r['lateral_slices']} | {r['false_spine_slices']} | {r['flagged_lateral']} | "
-                     f"{float(r['recall']):.2f} | {float(r['precision']):.2f} | {float(r['flagged_other_share']):.2f} |")
+                     f"{float(r['recall']):.2f} | {float(r['precision']):.2f} | {float(r['flagged_other_share']):.2f} | "
+                     f"{float(r['precision_all_slices']):.2f} |")
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@ state) with a model card each (models/<name>.md: data, config, command, headline
 
   python scripts/ship_models.py outputs/final results/final models --mode sliding_window   # the frozen experiment
   python scripts/ship_models.py --cards results/final models   # refresh the cards' tables from RESULTS/headline.csv
-  python scripts/ship_models.py --qc-only models results/qc_threshold.json   # store a QC choice in the checkpoints
+  python scripts/ship_models.py --qc-only models results/qc_threshold.json [--note TEXT]   # store a QC choice in the
+                                                                                 # checkpoints (the note: on their cards)
 
 --qc-threshold FILE (or --qc-only) stores the quality score and threshold chosen on validation (the file that
 ``scripts/collect.py qc`` wrote) in the checkpoints; predict flags slices with it unless told another threshold.
@@ -58,18 +59,19 @@ def strip(src: Path, dst: Path, mode: str | None = None, quality: dict | None = 
     torch.save(keep, dst)
 
 
-def qc_choice(path: Path) -> dict:
-    """{score, threshold, chosen_on} of the file written by ``scripts/collect.py qc`` (e.g. results/qc_threshold.json)."""
+def qc_choice(path: Path, note: str = "") -> dict:
+    """{score, threshold, chosen_on, note} of the file written by ``scripts/collect.py qc`` (e.g.
+    results/qc_threshold.json); note: what the card should say of it (e.g. which checkpoints it was chosen with)."""
     choice = json.loads(path.read_text())
     return {"score": choice["score"], "threshold": float(choice["threshold"]),
-            "chosen_on": f"{path.as_posix()} (validation: {choice.get('validation', 'unknown')})"}
+            "chosen_on": f"{path.as_posix()} (validation: {choice.get('validation', 'unknown')})", "note": note}
 
 
-def store_qc(models: Path, path: Path) -> None:
+def store_qc(models: Path, path: Path, note: str = "") -> None:
     """Store the QC choice of `path` in every shipped checkpoint (weights and hyper-parameters unchanged)."""
     for name in CARDS:
         ckpt = models / f"{name}.ckpt"
-        strip(ckpt, ckpt, quality=qc_choice(path))
+        strip(ckpt, ckpt, quality=qc_choice(path, note))
         print(f"stored the QC threshold of {path} in {ckpt}")
 
 
@@ -111,8 +113,7 @@ def quality_line(ckpt: Path) -> str:
     if not q:
         return "- Quality flag: no threshold stored; predict writes the score and flags nothing unless given one."
     return (f"- Quality flag: `{q['score']}` agreement below {q['threshold']:.4f} flags a slice for checking; chosen on "
-            f"{q['chosen_on']} with the models shipped at results/protocol.md entry 2 (earlier checkpoints than these; "
-            f"not yet re-chosen for them).")
+            f"{q['chosen_on']}" + (f"; {q['note']}" if q.get("note") else "") + ".")
 
 
 def use_line(name: str) -> str:
@@ -163,7 +164,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "--cards":
         refresh_cards(Path(sys.argv[2]), Path(sys.argv[3]))
     elif sys.argv[1] == "--qc-only":
-        store_qc(Path(sys.argv[2]), Path(sys.argv[3]))
+        store_qc(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[sys.argv.index("--note") + 1] if "--note" in sys.argv else "")
     else:
         mode = sys.argv[sys.argv.index("--mode") + 1] if "--mode" in sys.argv else None
         qc = Path(sys.argv[sys.argv.index("--qc-threshold") + 1]) if "--qc-threshold" in sys.argv else None

@@ -212,14 +212,14 @@ def test_the_built_wheel_predicts_from_another_folder(tmp_path, checkpoint):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    text = {"capture_output": True, "text": True, "env": env, "encoding": "utf-8", "errors": "replace"}
     where = subprocess.run([str(python), "-c", "import spine_synthseg; print(spine_synthseg.__file__)"], cwd=elsewhere,
-                           capture_output=True, text=True, env=env, check=True)
+                           check=True, **text)
     assert str(env_dir) in where.stdout  # the wheel's package, not the checkout's
     command = env_dir / "bin" / "spine-synthseg-predict"
-    help_text = subprocess.run([str(command), "--help"], cwd=elsewhere, capture_output=True, text=True, env=env)
+    help_text = subprocess.run([str(command), "--help"], cwd=elsewhere, **text)
     assert help_text.returncode == 0 and "--overwrite" in help_text.stdout and "nothing half-written" in help_text.stdout
     vol = volume(elsewhere / "scan.mha")
-    run = subprocess.run([str(command), str(checkpoint), "scan.mha", "labels.mha"], cwd=elsewhere, capture_output=True,
-                         text=True, env=env, timeout=120)
+    run = subprocess.run([str(command), str(checkpoint), "scan.mha", "labels.mha"], cwd=elsewhere, timeout=120, **text)
     assert run.returncode == 0, run.stderr[-2000:]
     assert sitk.ReadImage(str(elsewhere / "labels.mha")).GetSize() == sitk.ReadImage(str(vol)).GetSize()

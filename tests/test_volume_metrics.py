@@ -169,7 +169,8 @@ def test_the_volume_collector_writes_its_tables_and_figures(tmp_path, smoke_runs
     summary = tmp_path / "out" / f"shift_val_{mode}" / "summary.json"
     summary.write_text(json.dumps({**json.loads(summary.read_text()), "checkpoints": {"model_a": str(tmp_path / "qc.ckpt")}}))
     done = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "volumes", str(tmp_path / "res"),
-                           str(tmp_path / "out"), "--", *overrides], capture_output=True, text=True, timeout=300)
+                           str(tmp_path / "out"), "--", *overrides], capture_output=True, text=True, timeout=300,
+                          encoding="utf-8", errors="replace")
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("qc_flag.csv", "shift_val_slices.csv", "test_slices.csv"):
         assert (tmp_path / "res" / name).is_file()

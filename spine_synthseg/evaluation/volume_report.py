@@ -25,8 +25,9 @@ def _true(v) -> bool:
 
 def qc_flag_table(slices: Sequence[Mapping], thresholds: Mapping[str, float], score: str = "qc_modes") -> list[dict]:
     """Per model: on the lateral slices (where false spine is defined), how many hold more than SLICE_MM3 of it
-    (positives), how many the flag (score < the model's threshold) marks, its recall and precision; and the share
-    of the other slices (the labelled range and its 4 mm margin) it flags."""
+    (positives), how many the flag (score < the model's threshold) marks, its recall and precision there; the share
+    of the other slices (the labelled range and its 4 mm margin) it flags; and its precision over every slice it
+    flags (the share of them that are lateral slices with false spine)."""
     out = []
     for model in dict.fromkeys(r["model"] for r in slices):
         mine = [r for r in slices if r["model"] == model and r.get(score, "") not in ("", None)]
@@ -38,12 +39,15 @@ def qc_flag_table(slices: Sequence[Mapping], thresholds: Mapping[str, float], sc
         positive = np.array([float(r["false_spine_mm3"]) > SLICE_MM3 for r in lateral])
         flagged = np.array([float(r[score]) < t for r in lateral])  # NaN (both empty) is never flagged
         hits = int((positive & flagged).sum())
+        flagged_other = sum(float(r[score]) < t for r in other)
         out.append({"model": model, "threshold": t, "n_volumes": len({r["patient"] for r in mine}),
                     "lateral_slices": len(lateral), "false_spine_slices": int(positive.sum()),
                     "flagged_lateral": int(flagged.sum()),
                     "recall": hits / positive.sum() if positive.any() else float("nan"),
                     "precision": hits / flagged.sum() if flagged.any() else float("nan"),
-                    "flagged_other_share": float(np.mean([float(r[score]) < t for r in other])) if other else float("nan")})
+                    "flagged_other_share": flagged_other / len(other) if other else float("nan"),
+                    "precision_all_slices": hits / (flagged.sum() + flagged_other) if flagged.any() or flagged_other
+                    else float("nan")})
     return out
 
 
@@ -86,17 +90,18 @@ def false_spine_profile_plot(slices: Sequence[Mapping], names: Mapping[str, tupl
     plt.close(fig)
 
 
-def slices_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], image: np.ndarray, bodies: np.ndarray,
-                  central: int, slice_mm: float, path: Path, title: str,
+def slices_figure(rows: Sequence[tuple[str, np.ndarray]], image: np.ndarray, bodies: np.ndarray,
+                  central: int, slice_mm: float, lateral: Sequence[int], path: Path, title: str,
                   offsets_mm: Sequence[float] = (-30, -20, -10, 0, 10, 20, 30)) -> None:
-    """One row per model (label, (S, H, W) labels), one column per offset from the central slice: the image with
-    the prediction overlaid and the labelled bodies outlined (white)."""
+    """One row per model (label, (S, H, W) labels), one column per offset from the central slice and one for the
+    outermost slice of each side: the image with the prediction overlaid and the labelled bodies outlined (white);
+    a column title says "lateral" where false spine is scored (`lateral`: those slice indices)."""
+    inner = [int(np.clip(central + round(off / slice_mm), 0, image.shape[0] - 1)) for off in offsets_mm]
+    columns = list(dict.fromkeys([0, *inner, image.shape[0] - 1]))
     lo, hi = np.percentile(image, [0.5, 99.5])
-    fig, axes = plt.subplots(len(rows), len(offsets_mm), figsize=(1.9 * len(offsets_mm), 2.2 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(1.9 * len(columns), 2.2 * len(rows)), squeeze=False)
     for i, (label, labels) in enumerate(rows):
-        for j, off in enumerate(offsets_mm):
-            s = int(np.clip(central + round(off / slice_mm), 0, image.shape[0] - 1))
+        for j, s in enumerate(columns):
             ax = axes[i][j]
             grey = torch.from_numpy(np.clip((image[s] - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32))
             ax.imshow(label_overlay(grey, torch.from_numpy(labels[s].astype(np.int64))).permute(1, 2, 0).numpy(),
@@ -106,7 +111,7 @@ def slices_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], image: np.
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(f"{off:+g} mm", fontsize=8)
+                ax.set_title(f"{(s - central) * slice_mm:+g} mm" + (" lateral" if s in set(lateral) else ""), fontsize=8)
             if j == 0:
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
