@@ -108,6 +108,8 @@ def test_validation_and_dixon_families_hold_their_own_patients(tmp_path, data_ro
 def test_tse_shift_validation_third_is_the_committed_stratified_draw(tmp_path, data_root):
     from spine_synthseg.config import to_dict
     from spine_synthseg.data.catalog import load_native
+    from dataclasses import replace
+
     from spine_synthseg.data import families
     from spine_synthseg.evaluation.cases import draw_shift_validation_series, mid_sagittal
 
@@ -123,7 +125,7 @@ def test_tse_shift_validation_third_is_the_committed_stratified_draw(tmp_path, d
     catalog = families.families(families.catalog_of(cfg))  # the catalogue's two parts of the TSE series
     val, test = (families.records(catalog[name], loaded={}) for name in ("tse_shift_val", "tse"))
     assert len(val) + len(test) == len(records) and not {r.patient_id for r in val} & {r.patient_id for r in test}
-    wrong = families.Family(**{**catalog["tse"].__dict__, "subjects": {"series": ["9999"], "exclude": True}})
+    wrong = replace(catalog["tse"], subjects={"series": ["9999"], "exclude": True})
     with pytest.raises(DataError, match="draw_tse_shift_validation"):
         families.records(wrong)
 

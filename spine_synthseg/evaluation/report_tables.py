@@ -5,6 +5,7 @@ from a protocol entry's config (``conf/protocol/*.yaml``): nothing here names a 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from omegaconf import OmegaConf
 
 from spine_synthseg.config import CONFIG_DIR
@@ -35,7 +36,7 @@ def family_label(catalog: Mapping, name: str, rows: Sequence[Mapping] = (), labe
     its result rows (``n_patients``) and "descriptive" below the catalogue's ``descriptive_below``."""
     family = fam.families(catalog)[name]
     if labels and name in labels:
-        family = type(family)(**{**family.__dict__, "display": labels[name]})
+        family = replace(family, display=labels[name])
     counts = {r["n_patients"] for r in rows if r.get("n_patients") not in (None, "")}
     if len(counts) > 1:  # models scored on different subjects: say so rather than pick one
         return f"{family.display} ({'/'.join(sorted(counts, key=float))} {family.unit})"
