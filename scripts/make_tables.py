@@ -10,8 +10,12 @@ NAME (see SECTIONS), so the documents carry exactly the committed numbers.
 from __future__ import annotations
 
 import csv
+import json
 import sys
+from collections import defaultdict
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from spine_synthseg.config import compose_config  # noqa: E402
@@ -503,6 +507,32 @@ def volume_qc(root: Path) -> str:
     return "\n".join(lines)
 
 
+def volume_rule(root: Path, metrics=("vb_dice3d", "vb_recall3d", "false_spine_ml", "false_spine_slices")) -> str:
+    """The adopted volume rule against none on the shift-validation volumes: per model the means without and with
+    it and the paired difference [95 % CI] (results/volume_rule/, scripts/screen_volume_rule.py)."""
+    folder = root / "volume_rule"
+    if not (folder / "choice.json").is_file():
+        return "(not run)"
+    rule = json.loads((folder / "choice.json").read_text())["chosen"]
+    means = defaultdict(list)
+    for r in read(folder / "per_patient.csv"):
+        if r["test"] == "shift_validation_volumes" and r["metric"] in metrics:
+            means[(r["model"], r["metric"])].append(float(r["value"]))
+    diffs = {(r["model"], r["metric"]): r for r in read(folder / "paired.csv")
+             if r["rule"] == rule and r["test"] == "shift_validation_volumes"}
+    lines = ["| model | " + " | ".join(f"{m}: none / {rule} / difference" for m in metrics) + " |",
+             "|---" * (len(metrics) + 1) + "|"]
+    for model in dict.fromkeys(k[0] for k in diffs):
+        cells = []
+        for m in metrics:
+            d = diffs[(model, m)]
+            none, ruled = (np.mean(means[(f"{model}+{x}", m)]) for x in ("none", rule))
+            cells.append(f"{none:.3f} / {ruled:.3f} / {float(d['diff_mean']):+.3f} [{float(d['ci_low']):+.3f}, "
+                         f"{float(d['ci_high']):+.3f}]")
+        lines.append(f"| {NAMES.get(model, model)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, PREVIOUS["pairs"]), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -521,7 +551,7 @@ SECTIONS = {
     "inference_mode": inference_modes, "inference_mode_differences": inference_mode_differences,
     "volume_headline": volumes, "volume_modes": lambda r: volumes(r, every_mode=True),
     "volume_shift": lambda r: volumes(r, "shift_val", every_mode=True), "volume_differences": volume_differences,
-    "volume_qc": volume_qc, "volume_compact": volume_compact,
+    "volume_qc": volume_qc, "volume_compact": volume_compact, "volume_rule": volume_rule,
 }
 
 
@@ -553,6 +583,8 @@ if __name__ == "__main__":
           + volumes(root, every_mode=True) + "\n\n" + volume_differences(root))
     print("\n## Whole volumes: shift-validation volumes (every mode) and the quality flag\n\n"
           + volumes(root, "shift_val", every_mode=True) + "\n\n" + volume_qc(root))
+    print("\n## The volume rule, chosen on the shift-validation volumes (results/volume_rule/; every candidate in its "
+          "summary.md)\n\n" + volume_rule(root))
     print("\n## The frozen experiment, scored once (results/final/; protocol.md entry 3)\n\n" + final_headline(root))
     print("\n## The frozen experiment: pre-registered paired differences\n\n" + final_differences(root))
     print("\n## The frozen experiment: targets\n\n" + final_targets(root))

@@ -178,7 +178,8 @@ def test_predict_uses_the_checkpoints_inference_mode(checkpoint, tmp_path, monke
     path = _with_mode(checkpoint, tmp_path, saved)
     assert load_checkpoint(path).hparams.inference_mode == expected
     seen = []
-    monkeypatch.setattr(app, "predict_png_folder", lambda m, folder, out, slices, mode, quality=None: seen.append(mode))
+    monkeypatch.setattr(app, "predict_png_folder",
+                        lambda m, folder, out, slices, mode, quality=None, rule=None: seen.append(mode))
     folder = tmp_path / "pngs"
     folder.mkdir()
     Image.fromarray((np.arange(40 * 32).reshape(40, 32) % 251).astype(np.uint8)).save(folder / "a.png")

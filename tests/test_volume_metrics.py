@@ -111,7 +111,10 @@ def test_the_evaluation_segments_a_volume_as_predict_does(tmp_path, smoke_runs, 
                                                             / f"{subject}.nii.gz")))
         np.testing.assert_array_equal(predicted, scored)
     rows = (tmp_path / "eval" / "metrics.csv").read_text().splitlines()
-    assert sum(",volumes," in r for r in rows) == 2 and (tmp_path / "eval" / "volume_slices.csv").is_file()
+    # the default volume rule's rows and, beside them, the model's own labels (model_a+no_rule)
+    assert sum(",volumes," in r and r.startswith("0,model_a,") for r in rows) == 2
+    assert sum(",volumes," in r and r.startswith("0,model_a+no_rule,") for r in rows) == 2
+    assert (tmp_path / "eval" / "volume_slices.csv").is_file()
     slices = (tmp_path / "eval" / "volume_slices.csv").read_text().splitlines()
     assert len(slices) == 1 + 2 * 30  # every slice of both volumes
 

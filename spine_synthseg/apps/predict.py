@@ -35,12 +35,14 @@ from tqdm import tqdm
 from spine_synthseg.apps.output_files import check_target, output_target, stem_of, written_atomically
 from spine_synthseg.data.orientation import SagittalLayout
 from spine_synthseg.data.png_folder import load_dataset_json, pixel_spacings, read_png
+from spine_synthseg.data.stacks import consecutive_runs
 from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import MODES, segment_slices, segment_stack
 from spine_synthseg.models.quality import KINDS, quality_scores
 from spine_synthseg.models.segmentation_module import SegmentationModule
+from spine_synthseg.models.volume_rule import VolumeRule, apply_rule, load_rule, removed_by, rule_names
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +110,19 @@ def warn_non_finite(stack: np.ndarray, name: Path) -> None:
                     "no finite voxel comes back empty.", name, bad)
 
 
-def write_quality(path: Path, names: list[str], scores: list[float], kind: str, threshold: float) -> Path:
+def write_quality(path: Path, names: list[str], scores: list[float], kind: str, threshold: float,
+                  removed: list[tuple[float, str]] | None = None) -> Path:
     """<path>: one row per slice with its quality score and whether a reader should check it: yes below the
     threshold, no at or above it or where both segmentations are empty (score NaN: nothing to disagree on),
-    unknown where no threshold was chosen for the checkpoint."""
+    unknown where no threshold was chosen for the checkpoint. removed: per slice, what the volume rule removed
+    (mm^3, and by which of its parts; ``models/volume_rule.py``), as two more columns."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["slice", f"quality_{kind}", "check"])
-        for name, score in zip(names, scores):
+        writer.writerow(["slice", f"quality_{kind}", "check"] + (["rule_removed_mm3", "rule_removed_by"] if removed else []))
+        for i, (name, score) in enumerate(zip(names, scores)):
             check = "no" if score != score else "unknown" if threshold != threshold else \
                 "yes" if score < threshold else "no"
-            writer.writerow([name, f"{score:.4f}", check])
+            writer.writerow([name, f"{score:.4f}", check] + ([f"{removed[i][0]:.0f}", removed[i][1]] if removed else []))
     flagged = sum(s < threshold for s in scores)
     log.info("quality (%s agreement, threshold %.3f): %d of %d slices to check", kind, threshold, flagged, len(scores))
     return path
@@ -134,21 +138,52 @@ def segment_pngs(model: SegmentationModule, slices: list[np.ndarray], spacings: 
             for s, sp in tqdm(list(zip(slices, spacings)), desc=f"predict {name}", unit="slice", leave=False)]
 
 
+def cleaned(model: SegmentationModule, slices: list[np.ndarray], spacing_rc_mm: tuple[float, float], slice_mm: float,
+            labels: np.ndarray, mode: str, quality: tuple | None, rule: VolumeRule
+            ) -> tuple[np.ndarray, list[float] | None, list[tuple[float, str]] | None]:
+    """(labels after the volume rule, quality scores of the model's own labels or None, per slice what the rule
+    removed or None); a rule that decides from the quality score needs `quality` (``predict`` checks it)."""
+    scores = quality_scores(model, slices, [spacing_rc_mm] * len(slices), list(labels), quality[0], mode,
+                            quality[2]) if quality else None
+    if not rule.active:
+        return labels, scores, None
+    out, removed = apply_rule(labels, (slice_mm, *spacing_rc_mm), rule, None if scores is None else np.asarray(scores))
+    per_slice = [removed_by(removed, s) for s in range(len(labels))]
+    total = sum(mm3 for mm3, _ in per_slice)
+    log.info("volume rule %s removed %.1f mL on %d of %d slices", rule.name, total / 1000,
+             sum(mm3 > 0 for mm3, _ in per_slice), len(labels))
+    return out, scores, per_slice
+
+
 def predict_volume(model: SegmentationModule, image: sitk.Image, layout: SagittalLayout, target: Path, mode: str,
-                   name: Path, quality: tuple | None = None) -> Path:
-    """Segment every sagittal slice of a checked volume; write the label volume with the input's geometry (and the
-    quality CSV <stem>_quality.csv beside it), each under a temporary name first."""
+                   name: Path, quality: tuple | None = None, rule: VolumeRule | None = None) -> Path:
+    """Segment every sagittal slice of a checked volume, apply the volume rule; write the label volume with the
+    input's geometry (and the quality CSV <stem>_quality.csv beside it), each under a temporary name first."""
+    rule = rule or VolumeRule("none")
     slices = layout.to_slices(image)
     warn_non_finite(slices, name)
     labels = segment_stack(model, slices, layout.spacing_rc_mm, mode, desc=f"predict {name.name}")
+    labels, scores, removed = cleaned(model, list(slices), layout.spacing_rc_mm,
+                                      float(image.GetSpacing()[layout.sagittal]), labels, mode, quality, rule)
     csv_path = target.with_name(f"{stem_of(target)}_quality.csv")  # checked with the target (predict)
     with written_atomically([target] + ([csv_path] if quality else [])) as temp:
         sitk.WriteImage(layout.from_slices(labels, image), str(temp[target]), useCompression=True)
         if quality:
-            scores = quality_scores(model, list(slices), [layout.spacing_rc_mm] * len(slices), list(labels),
-                                    quality[0], mode, quality[2])
-            write_quality(temp[csv_path], [f"slice_{i:03d}" for i in range(len(slices))], scores, *quality[:2])
+            write_quality(temp[csv_path], [f"slice_{i:03d}" for i in range(len(slices))], scores, *quality[:2],
+                          removed=removed)
     return target
+
+
+def png_stack(folder: Path, paths: list[Path], images: list[np.ndarray],
+              spacings: list[tuple[float, float]]) -> float | None:
+    """The slice spacing (mm) when the PNG slices of a folder are one stack (``data/stacks.py``: one series of
+    consecutive names, one shape and pixel spacing, slice_thickness_mm in its dataset.json); None otherwise (the
+    slices are then segmented one by one and no volume rule applies)."""
+    meta = load_dataset_json(folder) if (folder / "dataset.json").is_file() else {}
+    runs = consecutive_runs([p.stem for p in paths], [""] * len(paths), [im.shape for im in images], spacings)
+    if len(paths) < 2 or len(runs) != 1 or not meta.get("slice_thickness_mm"):
+        return None
+    return float(meta["slice_thickness_mm"])
 
 
 def read_png_slices(folder: Path, spacing_mm: float | None, min_extent_mm: float
@@ -169,31 +204,47 @@ def read_png_slices(folder: Path, spacing_mm: float | None, min_extent_mm: float
 
 
 def predict_png_folder(model: SegmentationModule, folder: Path, target: Path, slices: tuple, mode: str,
-                       quality: tuple | None = None) -> list[Path]:
+                       quality: tuple | None = None, rule: VolumeRule | None = None) -> list[Path]:
     """Segment the checked PNG slices of `folder` (``read_png_slices``: paths, images, spacings) into the folder
-    `target`: one mask per slice and, with `quality`, quality.csv; written into a temporary folder renamed to
-    `target` once complete."""
+    `target`: one mask per slice and, with `quality`, quality.csv; the volume rule applies only when the slices are
+    one stack (``png_stack``). Written into a temporary folder renamed to `target` once complete."""
+    rule = rule or VolumeRule("none")
     paths, images, spacings = slices
     for p, im in zip(paths, images):
         warn_non_finite(im, p)
     labels = segment_pngs(model, images, spacings, mode, folder.name)
+    slice_mm = png_stack(folder, paths, images, spacings) if rule.active else None
+    if rule.active and slice_mm is None:
+        log.info("%s: its slices are not one stack (one series of consecutive names, one size and spacing, "
+                 "slice_thickness_mm in dataset.json); segmented one by one, no volume rule", folder)
+    removed = None
+    if slice_mm is not None:
+        stack, scores, removed = cleaned(model, images, spacings[0], slice_mm, np.stack(labels), mode, quality, rule)
+        labels = list(stack)
+    else:
+        scores = quality_scores(model, images, spacings, labels, quality[0], mode, quality[2]) if quality else None
     with written_atomically([target]) as temp:
         temp[target].mkdir()
         for p, lab in zip(paths, labels):
             Image.fromarray(lab).save(temp[target] / p.name)
         if quality:
-            scores = quality_scores(model, images, spacings, labels, quality[0], mode, quality[2])
-            write_quality(temp[target] / "quality.csv", [p.name for p in paths], scores, *quality[:2])
+            write_quality(temp[target] / "quality.csv", [p.name for p in paths], scores, *quality[:2], removed=removed)
     return [target / p.name for p in paths]
 
 
 def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, spacing_mm: float | None = None,
             mode: str | None = None, quality: tuple | None = None, overwrite: bool = False,
-            min_extent_mm: float = 0.0):
+            min_extent_mm: float = 0.0, volume_rule: str | None = None):
     """Check the input and the output, then segment: a volume file or a DICOM series folder -> a label volume; a
     PNG folder -> PNG masks. mode: None: the checkpoint's own. quality: (score kind, threshold or None for the
-    checkpoint's own, second inference mode of the modes score); None: no quality CSV. Returns the written path(s)."""
+    checkpoint's own, second inference mode of the modes score); None: no quality CSV. volume_rule: a rule of
+    conf/volume_rule/ for volumes and PNG folders that are one stack ("none": off; None: the config's default).
+    Returns the written path(s)."""
     input_path, output = Path(input_path), Path(output)
+    rule = load_rule(volume_rule or _predict_defaults()["volume_rule"])
+    if rule.needs_quality and not quality:
+        raise ConfigError(f"volume rule {rule.name} decides per slice from the quality score; keep --quality on, or "
+                          f"choose another --volume-rule.")
     model = load_checkpoint(checkpoint)
     if not input_path.exists():
         raise DataError(f"Input {input_path} does not exist; give a .mha / .nii(.gz) volume, a DICOM series folder "
@@ -224,8 +275,8 @@ def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, 
     if quality and quality[1] is None:  # the threshold chosen for this checkpoint (NaN: none was)
         quality = (quality[0], model.quality.get("threshold", float("nan")), *quality[2:])
     if is_png:
-        return predict_png_folder(model, input_path, target, slices, mode, quality)
-    return predict_volume(model, image, layout, target, mode, input_path, quality)
+        return predict_png_folder(model, input_path, target, slices, mode, quality, rule)
+    return predict_volume(model, image, layout, target, mode, input_path, quality, rule)
 
 
 def predict_from_config(cfg) -> object:
@@ -235,18 +286,21 @@ def predict_from_config(cfg) -> object:
         raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
     quality = (p.quality_score, p.quality_threshold, p.quality_second_mode) if p.quality_score else None
     result = predict(p.checkpoint, p.input, p.output, p.get("spacing_mm"), p.get("inference_mode"), quality,
-                     bool(p.overwrite), float(p.min_extent_mm))
+                     bool(p.overwrite), float(p.min_extent_mm), str(cfg.volume_rule.name))
     log.info("prediction written: %s", result)
     return result
 
 
 def _predict_defaults() -> dict:
-    """The predict node of conf/config.yaml (the one source of defaults), read without composing the config."""
+    """The predict node of conf/config.yaml (the one source of defaults) and its volume_rule choice, read without
+    composing the config."""
     from omegaconf import OmegaConf
 
     from spine_synthseg.config import CONFIG_DIR
 
-    return OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml").predict)
+    config = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))
+    rule = next(d["volume_rule"] for d in config["defaults"] if isinstance(d, dict) and "volume_rule" in d)
+    return {**config["predict"], "volume_rule": rule}
 
 
 def _positive_mm(text: str) -> float:
@@ -275,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality-threshold", type=float, default=defaults["quality_threshold"],
                         help="slices scoring below it are flagged for checking (default: the threshold chosen on "
                              "validation data for the checkpoint, stored in it)")
+    parser.add_argument("--volume-rule", choices=rule_names(), default=defaults["volume_rule"],
+                        help="what the stack of slices knows (conf/volume_rule/; for volumes and PNG folders that "
+                             "are one stack): none turns it off (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -282,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                                                    defaults["quality_second_mode"])
     try:
         result = predict(args.checkpoint, args.input, args.output, args.spacing_mm, args.mode, quality,
-                         args.overwrite or bool(defaults["overwrite"]), float(defaults["min_extent_mm"]))
+                         args.overwrite or bool(defaults["overwrite"]), float(defaults["min_extent_mm"]),
+                         args.volume_rule)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -87,13 +87,14 @@ def read_long(path: str | Path) -> list[dict]:
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> None:
-    """Rows as CSV (floats with 4 decimals); no rows: DataError (an empty table is never a result)."""
+    """Rows as CSV (floats with 4 decimals; the columns of every row, blank where a row has none); no rows: DataError
+    (an empty table is never a result)."""
     if not rows:
         raise DataError(f"nothing to write to {path}: no rows.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         writer.writeheader()
         writer.writerows({k: _fmt(v) for k, v in r.items()} for r in rows)
 

@@ -28,6 +28,7 @@ from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import segment_slices
 from spine_synthseg.models.postprocess import column_band
 from spine_synthseg.models.quality import quality_scores
+from spine_synthseg.models.volume_rule import VolumeRule
 from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
 
 log = logging.getLogger(__name__)
@@ -95,11 +96,12 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     volume_cases = [c for c in cases if isinstance(c, VolumeCase)]
     cases = [c for c in cases if not isinstance(c, VolumeCase)]
     kinds = list(ev.get("quality_scores") or [])
+    rule = VolumeRule.from_config(to_dict(cfg.volume_rule))
     for name, model in models.items():
         for case in tqdm(volume_cases, desc=f"evaluate {name} (volumes)", leave=False):
             save = out / "volumes" / name / case.variant if ev.get("save_volumes") else None
             quality = (kinds[0], ev.quality_second_mode) if kinds else None
-            found, per_slice = score_volumes(name, model, case, str(ev.inference_mode), seeds[name], quality, save)
+            found, per_slice = score_volumes(name, model, case, str(ev.inference_mode), seeds[name], quality, save, rule)
             rows += [{**r, **{f"qc_{k}": float("nan") for k in kinds}} for r in found]
             slice_rows += per_slice
         for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
@@ -132,6 +134,7 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     summary = evaluation_summary(labelled, names, int(ev.bootstrap_samples), float(ev.confidence), int(ev.seed))
     summary["split"] = split_info
     summary["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
+    summary["volume_rule"] = rule.name
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_summary_md(summary, to_dict(cfg.catalog), out / "summary.md")
     write_figures(summary, rows, cases, predictions, out, int(ev.n_overlays))

@@ -1,6 +1,6 @@
 """What the whole-volume evaluation shows a reader (``volume_slices.csv`` of ``volume_evaluation``): the quality
 flag against the slices holding false spine, false spine against the distance from the central slice, and the
-slices beside the spine of one volume per model."""
+slices beside the spine of one volume per model, and a volume rule's slices before and after."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from spine_synthseg.evaluation.volume_metrics import SLICE_MM3  # noqa: E402
+from spine_synthseg.evaluation.volume_metrics import SLICE_MM3, labelled_range  # noqa: E402
+from spine_synthseg.models.volume_rule import VolumeRule, apply_rule  # noqa: E402
 from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 
@@ -115,6 +116,53 @@ def slices_figure(rows: Sequence[tuple[str, np.ndarray]], image: np.ndarray, bod
             if j == 0:
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _overlay(ax, image: np.ndarray, labels: np.ndarray, bodies: np.ndarray, lo: float, hi: float) -> None:
+    grey = torch.from_numpy(np.clip((image - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32))
+    ax.imshow(label_overlay(grey, torch.from_numpy(labels.astype(np.int64))).permute(1, 2, 0).numpy(),
+              interpolation="nearest")
+    if bodies.any():
+        ax.contour(bodies > 0, levels=[0.5], colors="white", linewidths=0.6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def rule_figure(kept: Mapping[str, Mapping[str, tuple]], rule: VolumeRule, path: Path,
+                names: Mapping[str, Mapping]) -> None:
+    """One row per model (kept: {model: {subject: (slices, labels, bodies, scores, spacing)}}, ``rule_screen``):
+    on the subject where the first model's rule removes the most outside the labelled range, its most-cut lateral
+    slice and the labelled slice where the rule removes the most, each before and after (bodies outlined white)."""
+    first = next(iter(kept))
+    gains = {}
+    for subject, (_, labels, bodies, scores, spacing) in kept[first].items():
+        a, b, _ = labelled_range(bodies == 1)
+        _, removed = apply_rule(labels, spacing, rule, scores)
+        total = sum(removed.values())
+        gains[subject] = total.sum() - total[a:b + 1].sum()
+    subject = max(gains, key=gains.get)
+    fig, axes = plt.subplots(len(kept), 4, figsize=(8.4, 2.6 * len(kept)), squeeze=False)
+    for i, (model, volumes) in enumerate(kept.items()):
+        slices, labels, bodies, scores, spacing = volumes[subject]
+        after, removed = apply_rule(labels, spacing, rule, scores)
+        total = sum(removed.values())
+        a, b, central = labelled_range(bodies == 1)
+        outside = np.where((np.arange(len(total)) < a) | (np.arange(len(total)) > b), total, -1)
+        inside = np.where(outside < 0, total, -1)
+        lo, hi = np.percentile(slices, [0.5, 99.5])
+        for j, (s, kind) in enumerate(((int(np.argmax(outside)), "lateral"), (int(np.argmax(inside)), "labelled"))):
+            for k, (shown, when) in enumerate(((labels, "before"), (after, "after"))):
+                ax = axes[i][2 * j + k]
+                _overlay(ax, slices[s], shown[s], bodies[s], lo, hi)
+                ax.set_title(f"{kind} {(s - central) * spacing[0]:+g} mm, {when}\n"
+                             f"removed {total[s] / 1000:.1f} mL" if k else f"{kind} {(s - central) * spacing[0]:+g} mm, "
+                             f"{when}", fontsize=7)
+            if j == 0:
+                axes[i][0].set_ylabel(names.get(model, {}).get("display", model), fontsize=7)
+    fig.suptitle(f"volume rule {rule.name} on {subject} (shift-validation): before and after", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
