@@ -25,6 +25,8 @@
   python scripts/collect.py freeze RESULTS RUNS       # freeze candidates (scripts/run_freeze.sh): each model x inference
                                                       # mode (+ column band) on both validation axes, paired
   python scripts/collect.py curves OUT_PREFIX RUN ... # training curves (TensorBoard scalars) as CSV and plot
+  python scripts/collect.py absence RESULTS RUN ...   # the absence screen (evaluation/absence_screen.py): three
+                                                      # validation axes per run, paired against its baseline, front
 
 Bootstrap settings come from the config (evaluation.bootstrap_samples, confidence, seed); add Hydra overrides after
 `--`, e.g. `-- evaluation.bootstrap_samples=5000`.
@@ -388,6 +390,10 @@ def main() -> None:
     p = sub.add_parser("volumes")
     p.add_argument("results", type=Path)
     p.add_argument("outputs", type=Path)
+    p = sub.add_parser("absence")
+    p.add_argument("results", type=Path)
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--margin", type=float, default=-0.01)
     p = sub.add_parser("curves")
     p.add_argument("prefix", type=Path)
     p.add_argument("runs", type=Path, nargs="+")
@@ -405,6 +411,10 @@ def main() -> None:
             evaluations(args.out, args.labelled, args.seed, boot)
         elif args.command == "qc":
             quality(args.out, args.validation, args.test)
+        elif args.command == "absence":
+            from spine_synthseg.evaluation.absence_screen import collect as collect_absence
+
+            print(json.dumps(collect_absence(args.results, args.runs, *boot, args.margin), indent=1))
         elif args.command == "axes":
             axes_table(args.out, args.folder, args.seed, boot)
         elif args.command == "freeze":

@@ -186,7 +186,7 @@ def test_background_regions_modes(labels):
 
 def test_every_stage_follows_the_protocol():
     g = gen()
-    stages = [g.spatial, g.background, g.distractors, g.contrast, g.subregions, *g.image_stages]
+    stages = [g.spatial, g.background, g.absence, g.distractors, g.contrast, g.subregions, *g.image_stages]
     assert [type(s) for s in stages] == list(STAGES.values())  # SynthSeg's order
     assert all(isinstance(s, Stage) for s in stages)
 

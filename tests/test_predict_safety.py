@@ -1,6 +1,7 @@
 """predict never loses an input: each wrong input or output ends with one line (exit 2) naming the file and the fix,
 with nothing written; outputs appear whole or not at all; empty is an answer; the built wheel works from any folder."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -161,8 +162,8 @@ def test_empty_is_an_answer(tmp_path, checkpoint, kind):
     vol = volume(tmp_path / "blank.nrrd", np.full((48, 40, 5), value, np.float32))
     out = app.predict(checkpoint, vol, tmp_path / "labels.mha", quality=("modes", None, "full_pass"))
     assert not sitk.GetArrayFromImage(sitk.ReadImage(str(out))).any()
-    rows = (tmp_path / "labels_quality.csv").read_text().splitlines()[1:]
-    assert len(rows) == 5 and all(r.endswith(",no") for r in rows)
+    rows = list(csv.DictReader(open(tmp_path / "labels_quality.csv")))
+    assert len(rows) == 5 and all(r["check"] == "no" for r in rows)
 
 
 def test_non_finite_voxels_are_replaced_and_said(tmp_path, checkpoint, caplog):
@@ -178,7 +179,7 @@ def test_the_quality_flag_uses_the_checkpoints_threshold(tmp_path):
     vol = volume(tmp_path / "scan.mha")
     out = app.predict(PROJECT_ROOT / "models" / "model_a.ckpt", vol, tmp_path / "labels.mha", mode="full_pass",
                       quality=("modes", None, "sliding_window"))
-    checks = {r.split(",")[-1] for r in (tmp_path / "labels_quality.csv").read_text().splitlines()[1:]}
+    checks = {r["check"] for r in csv.DictReader(open(tmp_path / "labels_quality.csv"))}
     assert out.is_file() and checks <= {"yes", "no"}  # a threshold is stored in the shipped checkpoint: no "unknown"
 
 

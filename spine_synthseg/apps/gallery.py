@@ -1,6 +1,7 @@
 """A PNG gallery: a real label map and its real image next to synthetic images of the configured generator
-(``mode=generate contrast=t2_like`` shows that generator), of the contrast and artifact presets of conf/, and one
-synthetic image at 1.5 (native), 2, 3, 4 mm isotropic and 6 mm thick-slice."""
+(``mode=generate contrast=t2_like`` shows that generator), of the contrast and artifact presets of conf/, of the
+anatomy beside the spine (spine-free map, column ghost, partial column), and one synthetic image at 1.5 (native),
+2, 3, 4 mm isotropic and 6 mm thick-slice."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ PANELS += [("T2-like + bias", ["contrast=t2_like", *CLEAN, "synth.bias.max_std=0
            ("T2-like + Rician noise", ["contrast=t2_like", *CLEAN, "synth.noise.max_std=0.1", "synth.noise.rician_prob=1.0"]),
            ("T2-like + motion", ["contrast=t2_like", *CLEAN, "synth.motion.prob=1.0", "synth.motion.max_shift_mm=8.0"]),
            ("T2-like, all artifacts", ["contrast=t2_like", "artifact=all", "resolution=native", "synth.motion.prob=1.0"])]
+PANELS += [(f"beside the spine: {title} (target empty)" if kind != "partial" else f"beside the spine: {title}",
+            ["contrast=t2_like", *CLEAN, f"synth.absence.{kind}_prob=1.0"])  # synthesis/absence.py
+           for title, kind in (("spine-free map", "free"), ("column ghost", "ghost"), ("partial column", "partial"))]
 
 
 RESOLUTIONS = ((2.0, False), (3.0, False), (4.0, False), (6.0, True))

@@ -1,6 +1,7 @@
 """SpineSynthGenerator: label map -> random MRI, stages in SynthSeg's order.
 
-  spatial (labels, nearest) -> background partition -> distractors -> GMM intensities per label ->
+  spatial (labels, nearest) -> background partition -> absence (anatomy beside the spine) -> distractors ->
+  GMM intensities per label ->
   structure sub-regions -> bias field -> normalise + gamma -> noise -> motion ->
   resolution (blur sigma = 0.75 r, down, up)
 
@@ -21,6 +22,7 @@ from hydra.utils import instantiate
 
 from spine_synthseg.errors import ConfigError
 from spine_synthseg.labels import background_distance_bands, connected_component_instances
+from spine_synthseg.synthesis.absence import SpineAbsence
 from spine_synthseg.synthesis.background import BackgroundPartition
 from spine_synthseg.synthesis.bias import RandomBiasField
 from spine_synthseg.synthesis.distractors import RandomDistractors
@@ -34,7 +36,8 @@ from spine_synthseg.synthesis.spatial import RandomSpatial
 from spine_synthseg.synthesis.subregions import StructureSubregions
 
 # stage name (= config key under `synth`) -> default class, in application order
-STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "distractors": RandomDistractors,
+STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "absence": SpineAbsence,
+          "distractors": RandomDistractors,
           "contrast": RandomGMM, "subregions": StructureSubregions, "bias": RandomBiasField, "gamma": RandomGamma,
           "noise": RandomNoise, "motion": RandomMotion, "resolution": RandomResolution}
 LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters", "tissue")
@@ -62,13 +65,15 @@ class SpineSynthGenerator:
                  subregions: StructureSubregions | None = None,
                  bias: RandomBiasField | None = None, gamma: RandomGamma | None = None,
                  noise: RandomNoise | None = None, motion: RandomMotion | None = None,
-                 resolution: RandomResolution | None = None, *, spacing_mm: float,
+                 resolution: RandomResolution | None = None, absence: SpineAbsence | None = None, *,
+                 spacing_mm: float,
                  output_percentiles: tuple[float, float] | None = None):
         self.spacing_mm = float(spacing_mm)
         self.output_percentiles = None if output_percentiles is None else \
             check_interval("synth.output_percentiles", output_percentiles, 0, 100)
         self.spatial = spatial or RandomSpatial(spacing_mm=self.spacing_mm)
         self.background = background or BackgroundPartition(spacing_mm=self.spacing_mm)
+        self.absence = absence or SpineAbsence(spacing_mm=self.spacing_mm)
         self.distractors = distractors or RandomDistractors(spacing_mm=self.spacing_mm)
         self.contrast = copy.copy(contrast or RandomGMM())
         self.contrast.n_background = self.background.n_regions  # generation labels: background regions first
@@ -103,7 +108,12 @@ class SpineSynthGenerator:
             params = self.spatial.sample(b, size, generator, dev)
             deformed = self.spatial.apply(params, torch.stack([batch[k] for k in names], 1))
             batch = {k: deformed[:, i] for i, k in enumerate(names)}
+        if self.absence.enabled:
+            absence = self.absence.sample(b, size, generator, dev)
+            batch = self.absence.apply(absence, batch)
         regions = self.background.apply(self.background.sample(b, size, generator, dev), batch)
+        if self.absence.enabled:
+            regions = self.absence.paint(absence, regions, batch, self.background.n_regions)
         labels = generation_labels(batch["structures"], batch["instances"], regions, self.background.n_regions,
                                    self.contrast.max_instances)
         if self.distractors.enabled:

@@ -23,6 +23,7 @@ from spine_synthseg.synthesis.generator import SpineSynthGenerator
 from spine_synthseg.synthesis.spatial import RandomSpatial
 from spine_synthseg.training.augmentation import NnUNetIntensityAugmentation
 from spine_synthseg.training.crops import RandomCrop
+from spine_synthseg.training.negatives import Negatives
 
 log = logging.getLogger(__name__)
 LABEL_KEYS = ("structures", "instances", "bg_distance", "clusters", "tissue")
@@ -50,14 +51,16 @@ class SpineDataModule(pl.LightningDataModule):
     source / preprocess / split: see conf/data. output_dir: where splits.json is written. monitor: the
     validation metric that selects this model's checkpoint (one of ``val_sets``). crop_foreground_prob: share
     of training crops forced to contain foreground (nnU-Net: 1/3). crop_background_prob: share of crops with the
-    least foreground of 8 candidates (``crops.RandomCrop``).
+    least foreground of 8 candidates (``crops.RandomCrop``). negatives: training images replaced by ones whose
+    right answer is empty (``negatives.Negatives``), the same for every model; None: none.
     """
 
     val_sets: list[str] = ["val_real"]
 
     def __init__(self, source: dict, preprocess: dict, split: dict, cache_dir: str | None, output_dir: str,
                  batch_size: int = 8, num_workers: int = 0, seed: int = 0, monitor: str = "val_real/dice_mean",
-                 crop_foreground_prob: float = 1 / 3, crop_background_prob: float = 0.0):
+                 crop_foreground_prob: float = 1 / 3, crop_background_prob: float = 0.0,
+                 negatives: Negatives | None = None):
         super().__init__()
         if batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size} must be >= 1.")
@@ -69,6 +72,7 @@ class SpineDataModule(pl.LightningDataModule):
         self.cache_dir, self.output_dir = cache_dir, Path(output_dir)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.crop = RandomCrop(tuple(self.preprocess["size"]), crop_foreground_prob, crop_background_prob)
+        self.negatives = negatives or Negatives(0.0)
         self.splits: dict[str, list[str]] | None = None
         self._rng: dict[str, torch.Generator] = {}
 
@@ -141,6 +145,7 @@ class RealDataModule(SpineDataModule):
             labels = self.spatial.apply(params, labels[:, None])[:, 0]
         if self.intensity is not None:
             image = self.intensity(image, rng)
+        image, labels, _ = self.negatives(image, labels, rng)
         return {"image": image, "structures": labels, "synthetic": False}
 
 
@@ -184,4 +189,5 @@ class SynthDataModule(SpineDataModule):
         rng = self.rng(batch["structures"].device)
         labels = self.crop(labels_only_batch(batch), LABEL_KEYS, rng)
         out = self.generator.generate_batch(labels, rng)
-        return {"image": out.image, "structures": out.structures, "synthetic": True}
+        image, structures, _ = self.negatives(out.image, out.structures, rng)
+        return {"image": image, "structures": structures, "synthetic": True}
