@@ -533,6 +533,31 @@ def volume_rule(root: Path, metrics=("vb_dice3d", "vb_recall3d", "false_spine_ml
     return "\n".join(lines)
 
 
+def absence(root: Path) -> str:
+    """The absence screen (results/absence/): per run the three validation axes (volume metrics with the volume
+    rule / without) and its paired difference to its model's baseline run on in-domain Dice and false spine."""
+    folder = root / "absence"
+    if not (folder / "runs.csv").is_file():
+        return "(not run)"
+    diffs = {(r["run"], r["axis"], r["volume_rule"]): r for r in read(folder / "paired.csv")}
+    named = json.loads((folder / "candidates.json").read_text())
+
+    def diff(run, axis, rule="True", fmt="+.3f"):
+        d = diffs.get((run, axis, rule))
+        return "" if d is None else (f"{float(d['diff_mean']):{fmt}} [{float(d['ci_low']):{fmt}}, "
+                                     f"{float(d['ci_high']):{fmt}}]")
+    lines = ["| run | in-domain Dice | shift slices | vb_dice3d | false spine mL (rule / none) | false-spine slices "
+             "(rule / none) | in-domain vs base | false spine vs base (rule) | candidate |", "|---" * 9 + "|"]
+    for r in read(folder / "runs.csv"):
+        f = lambda k, d=3: f"{float(r[k]):.{d}f}"  # noqa: E731
+        mark = "yes" if r["run"] in named.get(r["group"], {}).get("candidates", []) else ""
+        lines.append(f"| {r['run']} | {f('in_domain')} | {f('shift_slices')} | {f('vb_dice3d')} | "
+                     f"{f('false_spine_ml', 1)} / {f('false_spine_ml_no_rule', 1)} | {f('false_spine_slices', 2)} / "
+                     f"{f('false_spine_slices_no_rule', 2)} | {diff(r['run'], 'in_domain')} | "
+                     f"{diff(r['run'], 'false_spine_ml', fmt='+.1f')} | {mark} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "headline": headline, "paired_key": lambda r: paired(r, PREVIOUS["pairs"]), "paired": paired, "protocols": protocols,
     "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
@@ -552,6 +577,7 @@ SECTIONS = {
     "volume_headline": volumes, "volume_modes": lambda r: volumes(r, every_mode=True),
     "volume_shift": lambda r: volumes(r, "shift_val", every_mode=True), "volume_differences": volume_differences,
     "volume_qc": volume_qc, "volume_compact": volume_compact, "volume_rule": volume_rule,
+    "absence": absence,
 }
 
 
@@ -585,6 +611,8 @@ if __name__ == "__main__":
           + volumes(root, "shift_val", every_mode=True) + "\n\n" + volume_qc(root))
     print("\n## The volume rule, chosen on the shift-validation volumes (results/volume_rule/; every candidate in its "
           "summary.md)\n\n" + volume_rule(root))
+    print("\n## Teaching the absence of spine: the screen on the validation axes (results/absence/; short budget, one "
+          "seed)\n\n" + absence(root))
     print("\n## The frozen experiment, scored once (results/final/; protocol.md entry 3)\n\n" + final_headline(root))
     print("\n## The frozen experiment: pre-registered paired differences\n\n" + final_differences(root))
     print("\n## The frozen experiment: targets\n\n" + final_targets(root))

@@ -1,6 +1,8 @@
 """Teaching the absence of spine: negatives for every model (training/negatives.py) and the generator's anatomy
 beside the spine (synthesis/absence.py): rates match their settings, targets say what the image holds."""
 
+import json
+
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -112,3 +114,45 @@ def test_negatives_reach_every_model_at_the_same_rate():
         Negatives(0.6)
     with pytest.raises(ConfigError, match="kinds"):
         Negatives(0.1, kinds=["psoas"])
+
+
+def write_run(folder, name, dice, false_spine, patients=("p1", "p2", "p3", "p4", "p5")):
+    """An evaluation's metrics.csv with the three axes' rows, the volume rows with and without the rule."""
+    from spine_synthseg.evaluation.aggregation import METRICS
+    from spine_synthseg.evaluation.collect import write_csv
+
+    rows = []
+    for i, p in enumerate(patients):
+        base = {"seed": 0, "image": f"{p}_1", "patient": p, "series": p, "sequence": "s", "appearance": "",
+                "acq_spacing_mm": "", **dict.fromkeys(METRICS, float("nan"))}
+        for structure in ("vertebra", "disc", "canal"):
+            rows.append({**base, "model": f"absence_{name}", "test": "validation", "variant": "t2_space",
+                         "structure": structure, "dice": dice + 0.01 * i})
+            rows.append({**base, "model": f"absence_{name}", "test": "shift_validation", "variant": "t2_tse",
+                         "structure": structure, "dice": 0.4 + 0.01 * i})
+        rows.append({**base, "model": f"absence_{name}", "test": "shift_validation", "variant": "dixon_water",
+                     "structure": "vertebral_body", "vb_dice": 0.9})
+        for model, fs in ((f"absence_{name}", false_spine), (f"absence_{name}+no_rule", 40.0)):
+            rows.append({**base, "model": model, "test": "shift_validation_volumes", "variant": "dixon_water_3d",
+                         "structure": "vertebral_body", "vb_dice3d": 0.85, "false_spine_ml": fs + i,
+                         "false_spine_slices": 0.5})
+    write_csv(folder / "evaluation" / "metrics.csv", rows)
+    (folder / "metrics.json").write_text(json.dumps({"run_name": f"absence_{name}", "commit": "abc", "seed": 0,
+                                                     "max_steps": 800, "train_seconds": 1.0}))
+    return folder
+
+
+def test_the_absence_collector_pairs_each_run_with_its_baseline_and_names_candidates(tmp_path):
+    from spine_synthseg.evaluation.absence_screen import collect
+
+    runs = [write_run(tmp_path / "0", "a_base", 0.80, 5.0), write_run(tmp_path / "1", "a_neg25", 0.80, 1.0),
+            write_run(tmp_path / "2", "a_ghost", 0.70, 0.5), write_run(tmp_path / "3", "b_aug_base", 0.85, 8.0)]
+    named = collect(tmp_path / "res", runs, 200, 0.95, 0, -0.01)
+    assert named["a"]["candidates"] == ["a_neg25"]  # false spine falls, in-domain holds
+    assert any("in-domain CI low" in r for r in named["a"]["runs"]["a_ghost"])  # it cut in-domain Dice
+    assert named["b_aug"]["candidates"] == []  # a baseline alone is no candidate
+    for name in ("per_patient.csv", "runs.csv", "paired.csv", "candidates.json", "training.csv"):
+        assert (tmp_path / "res" / name).is_file()
+    assert (tmp_path / "res" / "front.png").stat().st_size > 10_000
+    paired = (tmp_path / "res" / "paired.csv").read_text()
+    assert "a_neg25" in paired and "b_aug" not in paired.split("\n", 1)[1]  # no B+aug lever run, so no B+aug pair

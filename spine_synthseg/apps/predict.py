@@ -6,6 +6,9 @@ folder itself or its images/ subfolder; pixel spacing from its dataset.json or -
 volume, a volume file name (the label volume keeps the input's origin, spacing and direction) or a folder that
 receives <input>_labels.mha; for a PNG folder, a folder that receives one PNG mask per slice. Labels: 0 background,
 1 vertebra, 2 disc, 3 spinal canal. Beside the labels, a per-slice quality CSV (--quality) flags the slices to check.
+A volume (or a PNG folder whose slices are one stack) is cleaned by the volume rule (--volume-rule, default the
+config's: body and disc within 30 mm of the canal's midline, chosen on validation volumes; none turns it off); the
+quality CSV says per slice what it removed.
 
 Safety: OUTPUT may not be the input or lie inside an input folder; an existing OUTPUT is replaced only with
 --overwrite; everything is written under a temporary name and renamed once complete, so an interruption or an error

@@ -165,8 +165,9 @@ def front_plot(rows: Sequence[Mapping], path: Path) -> None:
 
 
 def collect(results: Path, runs: Sequence[Path], n_boot: int, confidence: float, seed: int, margin: float) -> dict:
-    """Write results/absence/: per_patient.csv (the long table), runs.csv, paired.csv, candidates.json and
-    front.png from the screen's run folders; returns the candidates."""
+    """Write results/absence/: per_patient.csv (the long table), runs.csv, paired.csv, candidates.json, front.png
+    and training.csv (each run's commit, seed, steps, training seconds, monitor value: its metrics.json) from the
+    screen's run folders; returns the candidates."""
     import json
 
     from spine_synthseg.evaluation.collect import write_csv
@@ -179,4 +180,17 @@ def collect(results: Path, runs: Sequence[Path], n_boot: int, confidence: float,
     write_csv(results / "paired.csv", diffs)
     (results / "candidates.json").write_text(json.dumps({"margin": margin, **named}, indent=2))
     front_plot(rows, results / "front.png")
+    write_csv(results / "training.csv", [training_row(f) for f in runs])
     return named
+
+
+def training_row(folder: Path) -> dict:
+    """One run's facts from its metrics.json (what it trained, on which commit, how long)."""
+    import json
+
+    m = json.loads((Path(folder) / "metrics.json").read_text())
+    return {"run": str(m["run_name"]).removeprefix(PREFIX), "experiment": m.get("experiment", ""),
+            "commit": m.get("commit", ""), "seed": m.get("seed", ""), "max_steps": m.get("max_steps", ""),
+            "train_seconds": m.get("train_seconds", ""), "monitor": m.get("monitor", ""),
+            "best_val_of_monitor": m.get("best_val_of_monitor", ""),
+            "val_real_dice_mean": m.get("validation", {}).get("val_real/dice_mean", "")}

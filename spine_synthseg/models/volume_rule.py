@@ -2,9 +2,9 @@
 (no ground truth), the same way for every model. Distances in mm, never in voxels.
 
 A stack is (S, H, W): slice index s across the body (spacing s_mm), rows head -> feet, columns anterior ->
-posterior. Its midline m(r) is, per row, the median slice index of the predicted canal (of vertebra and disc where
-no canal is predicted: the most confident column), fitted over the rows by a weighted polynomial of degree <= 2
-(a scoliotic column drifts across slices from row to row) and held constant beyond the first / last fitted row.
+posterior. Its midline m(r) is, per row, the median slice index of the predicted canal (of vertebra and disc when
+the stack holds no canal), fitted over the rows by one weighted polynomial of degree <= 2 (a column that drifts or
+bends once across slices from row to row is followed) and held constant beyond the first / last fitted row.
 The rule's parts, each off when its node is null / false, applied in this order:
 
   present    a per-slice decision that the spine is absent: walking outward from the midline slice on each side,
