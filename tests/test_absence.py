@@ -156,3 +156,13 @@ def test_the_absence_collector_pairs_each_run_with_its_baseline_and_names_candid
     assert (tmp_path / "res" / "front.png").stat().st_size > 10_000
     paired = (tmp_path / "res" / "paired.csv").read_text()
     assert "a_neg25" in paired and "b_aug" not in paired.split("\n", 1)[1]  # no B+aug lever run, so no B+aug pair
+
+
+def test_negatives_off_draw_nothing():
+    """A run without negatives keeps the random stream it had before they existed (same seed, same run)."""
+    s, _, _ = column_maps(4)
+    image = torch.rand((4, 1, H, W))
+    rng = torch.Generator().manual_seed(5)
+    out, target, chosen = Negatives(0.0)(image, s, rng)
+    assert out is image and target is s and not chosen.any()
+    assert torch.equal(rng.get_state(), torch.Generator().manual_seed(5).get_state())

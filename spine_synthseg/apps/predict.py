@@ -38,8 +38,8 @@ from tqdm import tqdm
 from spine_synthseg.apps.output_files import check_target, output_target, stem_of, written_atomically
 from spine_synthseg.data.orientation import SagittalLayout
 from spine_synthseg.data.png_folder import load_dataset_json, pixel_spacings, read_png
-from spine_synthseg.data.stacks import consecutive_runs
 from spine_synthseg.data.spider_mha import read_volume
+from spine_synthseg.data.stacks import consecutive_runs
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import MODES, segment_slices, segment_stack

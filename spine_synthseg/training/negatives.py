@@ -39,8 +39,10 @@ class Negatives:
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(images (B, 1, H, W), targets (B, H, W), which were replaced (B,) bool)."""
         b, dev = image.shape[0], image.device
+        if not self.enabled:  # draws nothing: a run without negatives keeps its random stream (same seed, same run)
+            return image, structures, torch.zeros(b, dtype=torch.bool, device=dev)
         chosen = torch.rand(b, generator=generator, device=dev) < self.rate
-        if not self.enabled or not bool(chosen.any()):
+        if not bool(chosen.any()):
             return image, structures, chosen
         pick = torch.randint(len(self.kinds), (b,), generator=generator, device=dev)
         kind = torch.tensor([KINDS.index(k) for k in self.kinds], device=dev)[pick]
