@@ -12,9 +12,11 @@ Bad data or config values end the run with one line on stderr and exit status 2;
 the traceback.
 """
 
+import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -50,9 +52,24 @@ def optimized(metrics: dict, names) -> float | list[float] | None:
     return values[0] if single else values
 
 
+DONE_MARKERS = {"train": "metrics.json", "evaluate": "summary.json"}  # written last by each mode
+
+
+def finished(cfg: DictConfig) -> Path | None:
+    """With ``skip_done``, the marker file of a train / evaluate run whose folder already holds its result."""
+    marker = Path(cfg.paths.output_dir) / DONE_MARKERS.get(cfg.mode, "")
+    return marker if cfg.get("skip_done") and cfg.mode in DONE_MARKERS and marker.is_file() else None
+
+
 def dispatch(cfg: DictConfig) -> float | list[float] | None:
     if cfg.mode not in MODES:
         raise ConfigError(f"mode={cfg.mode!r}; use one of {MODES}.")
+    done = finished(cfg)
+    if done is not None:  # resuming a sweep: what the folder holds stands, nothing is recomputed
+        logging.getLogger(__name__).info("skip_done: %s exists, run skipped", done)
+        if cfg.mode == "train":
+            return optimized(json.loads(done.read_text()), cfg.get("optimized_metric"))
+        return None
     if cfg.mode == "train":
         from spine_synthseg.apps.train_evaluate import train_and_evaluate
 

@@ -130,6 +130,26 @@ def test_run_py_returns_the_optimized_metrics():
     with pytest.raises(ConfigError, match="val_shift"):
         optimized(metrics, ["val_shift/vb_dice"])
 
+
+def test_skip_done_resumes_a_sweep_without_recomputing(tmp_path, monkeypatch):
+    """skip_done=true: a train run whose folder holds metrics.json returns its stored metric, an evaluate run
+    whose folder holds summary.json returns at once; without the marker, or with skip_done=false, the mode runs."""
+    import run
+    from spine_synthseg.apps import train_evaluate
+
+    calls = []
+    monkeypatch.setattr(train_evaluate, "train_and_evaluate", lambda cfg: calls.append(cfg.mode) or
+                        {"validation": {"val_real/dice_mean": 0.25}})
+    cfg = compose_cfg(tmp_path, ["skip_done=true"])
+    assert run.dispatch(cfg) == 0.25 and calls == ["train"]  # no metrics.json yet: trained
+    (tmp_path / "metrics.json").write_text(json.dumps({"validation": {"val_real/dice_mean": 0.75}}))
+    assert run.dispatch(cfg) == 0.75 and calls == ["train"]  # skipped: the stored metric
+    assert run.dispatch(compose_cfg(tmp_path, ["skip_done=false"])) == 0.25 and calls == ["train", "train"]
+    evaluate = compose_cfg(tmp_path, ["skip_done=true", "mode=evaluate"])
+    assert run.finished(evaluate) is None
+    (tmp_path / "summary.json").write_text("{}")
+    assert run.finished(evaluate) == tmp_path / "summary.json" and run.dispatch(evaluate) is None
+
 def test_null_callbacks_are_skipped_and_loggers_may_be_several(tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
