@@ -27,6 +27,8 @@
   python scripts/collect.py curves OUT_PREFIX RUN ... # training curves (TensorBoard scalars) as CSV and plot
   python scripts/collect.py absence RESULTS RUN ...   # the absence screen (evaluation/absence_screen.py): three
                                                       # validation axes per run, paired against its baseline, front
+  python scripts/collect.py volume_freeze RESULTS RUNS  # the volume freeze on the validation axes (evaluation/
+                                                      # volume_freeze.py) -> RESULTS/volume_freeze/: decisions
 
 Bootstrap settings come from the config (evaluation.bootstrap_samples, confidence, seed); add Hydra overrides after
 `--`, e.g. `-- evaluation.bootstrap_samples=5000`.
@@ -394,6 +396,10 @@ def main() -> None:
     p.add_argument("results", type=Path)
     p.add_argument("runs", type=Path, nargs="+")
     p.add_argument("--margin", type=float, default=-0.01)
+    p = sub.add_parser("volume_freeze")
+    p.add_argument("results", type=Path)
+    p.add_argument("runs", type=Path)
+    p.add_argument("--margin", type=float, default=-0.01)
     p = sub.add_parser("curves")
     p.add_argument("prefix", type=Path)
     p.add_argument("runs", type=Path, nargs="+")
@@ -415,6 +421,10 @@ def main() -> None:
             from spine_synthseg.evaluation.absence_screen import collect as collect_absence
 
             print(json.dumps(collect_absence(args.results, args.runs, *boot, args.margin), indent=1))
+        elif args.command == "volume_freeze":
+            from spine_synthseg.evaluation.volume_freeze import collect as collect_freeze
+
+            print(json.dumps(collect_freeze(args.results, args.runs, MODE, *boot, args.margin), indent=1))
         elif args.command == "axes":
             axes_table(args.out, args.folder, args.seed, boot)
         elif args.command == "freeze":
