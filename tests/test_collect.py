@@ -91,16 +91,24 @@ def test_experiment_tables_and_headline_cli(tmp_path):
         long += table(model, 0.7 + shift + rng.normal(0, 0.02, size=(3, 8)))
         long += [{**r, "test": "external_dixon", "variant": "dixon_water", "structure": "vertebral_body",
                   "metric": "vb_dice"} for r in table(model, 0.6 + rng.normal(0, 0.02, size=(3, 5)))]
+        for metric, level in (("vb_dice3d", 0.9), ("false_spine_ml", 20.0 if model == "model_a" else 40.0)):
+            long += [{**r, "test": "volumes", "variant": "dixon_water_3d", "structure": "vertebral_body",
+                      "metric": metric} for r in table(model, level + rng.normal(0, 0.02, size=(3, 6)))]
     long = [{**r, "variant": "t2_space"} if r["test"] == "standard" else r for r in long]
     from spine_synthseg.data import families
 
     catalog = families.catalog_of()
     tables = c.experiment_tables(long, 500, 0.95, 0, families.headline_keys(catalog), list(families.models(catalog)))
     head = {(r["test"], r["model"]): r for r in tables["headline"]}
-    assert set(head) == {(t, m) for t in ("space_test", "external_dixon") for m in ("model_a", "model_b")}
+    assert set(head) == {(t, m) for t in ("space_test", "external_dixon", "dixon_volumes") for m in ("model_a", "model_b")}
     assert head[("space_test", "model_a")]["metric"] == "dice_mean" and head[("space_test", "model_a")]["n_seeds"] == 3
     (d,) = [r for r in tables["paired_differences"] if r["test"] == "space_test"]
     assert d["diff_mean"] == pytest.approx(-0.1, abs=0.02)
+    # a volume family's headline rows: vb_dice3d and, beside it, false spine (mL, share of slices where scored)
+    volume = {r["metric"]: r for r in tables["headline"] if r["test"] == "dixon_volumes" and r["model"] == "model_a"}
+    assert set(volume) == {"vb_dice3d", "false_spine_ml"} and volume["false_spine_ml"]["mean"] == pytest.approx(20, abs=0.1)
+    (fs,) = [r for r in tables["paired_differences"] if r["test"] == "dixon_volumes" and r["metric"] == "false_spine_ml"]
+    assert fs["diff_mean"] == pytest.approx(-20, abs=0.1)
     # the command line re-collects the same tables from a committed per_patient.csv
     c.write_csv(tmp_path / "default" / "per_patient.csv", long)
     subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "headline", str(tmp_path), "--",

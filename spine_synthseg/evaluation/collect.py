@@ -21,7 +21,7 @@ import csv
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
 
@@ -227,11 +227,11 @@ def models_of(long: Iterable[dict], order: Sequence[str] = ()) -> list[str]:
     return [m for m in order if m in found] + sorted(found - set(order))
 
 
-def select(rows: list[dict], named: dict[str, tuple[str, str, str, str]], label: str = "test") -> list[dict]:
-    """Rows of a summary or paired table renamed by `named` ({name: (test, variant, structure, metric)}), in the
-    order of `named`: e.g. the headline tests."""
+def select(rows: list[dict], named, label: str = "test") -> list[dict]:
+    """Rows of a summary or paired table renamed by `named` ({name: (test, variant, structure, metric)}, or
+    (name, key) pairs where a name has several keys), in the order of `named`: e.g. the headline tests."""
     out = []
-    for name, (test, variant, structure, metric) in named.items():
+    for name, (test, variant, structure, metric) in (named.items() if isinstance(named, Mapping) else named):
         for r in rows:
             if (r["test"], r["variant"], r["structure"], r["metric"]) == (test, variant, structure, metric):
                 rest = {k: v for k, v in r.items() if k not in ("test", "variant", "structure")}
@@ -262,7 +262,9 @@ def evaluation_summary(rows: list[dict], models: Sequence[str], n_boot: int, con
 
 # ---- run folders ------------------------------------------------------------------------------------------------
 
-HEADLINE_METRIC = {"dice": "dice_mean", "vb_dice": "vb_dice"}  # the metric's name in headline.csv
+HEADLINE_METRIC = {"dice": "dice_mean", "vb_dice": "vb_dice", "vb_dice3d": "vb_dice3d",
+                   "false_spine_ml": "false_spine_ml", "false_spine_slices": "false_spine_slices"}  # in headline.csv
+VOLUME_EXTRA = ("false_spine_ml", "false_spine_slices")  # a volume family's headline rows beside its vb_dice3d
 
 
 def evaluation_long(folder: str | Path, seed: str | int | None = None) -> list[dict]:
@@ -284,7 +286,9 @@ def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: in
     models = models_of(long, models)
     check_seeds([r for r in long if r["test"] in {t for t, *_ in headline.values()}], models)
     summary = summarise(long, n_boot, confidence, seed, models)
-    wanted = set(headline.values())
+    headline = [(n, k) for n, k in headline.items()] + [(n, (*k[:3], m)) for n, k in headline.items()
+                                                        if k[3] == "vb_dice3d" for m in VOLUME_EXTRA]
+    wanted = {k for _, k in headline}
     headline_long = [r for r in long if (r["test"], r["variant"], r["structure"], r["metric"]) in wanted]
     pairs = paired(headline_long, all_pairs(models), n_boot, confidence, seed)
     rows = [{**r, "metric": HEADLINE_METRIC[r["metric"]], **({"config": configs.get(r["model"], "")} if configs else {})}

@@ -17,6 +17,7 @@ import torch  # noqa: E402
 from spine_synthseg.data import families  # noqa: E402
 from spine_synthseg.evaluation.aggregation import STRUCTURES  # noqa: E402
 from spine_synthseg.evaluation.axes import pareto_front  # noqa: E402
+from spine_synthseg.evaluation.collect import VOLUME_EXTRA  # noqa: E402
 from spine_synthseg.visualisation import label_overlay  # noqa: E402
 
 
@@ -158,7 +159,9 @@ def front_plot(summary: list[dict], path: Path, title: str, labelled: Callable[[
 
 def headline_plot(rows: list[dict], catalog: dict, path: Path, title: str) -> None:
     """A forest plot of headline.csv rows: per real test family of the catalogue (top to bottom), each model's
-    mean with its 95 % CI (patients and seeds); names and colours from the catalogue."""
+    mean with its 95 % CI (patients and seeds); names and colours from the catalogue. A volume family's false-spine
+    rows (mL, share of slices) are not on this Dice axis."""
+    rows = [r for r in rows if r["metric"] not in VOLUME_EXTRA]
     known, styles = families.families(catalog), families.models(catalog)
     tests = [t for t in known if any(r["test"] == t for r in rows)]
     models = [m for m in styles if any(r["model"] == m for r in rows)]

@@ -157,13 +157,17 @@ def front_plot(summary: Sequence[Mapping], path: Path) -> None:
     value = {(r["label"], r["axis"]): float(r["mean"]) for r in summary}
     colours = dict(zip(MODELS, ("C3", "C0", "C1", "C2")))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    markers = dict(zip(sorted({split(lab)[2] for lab, _ in value}), "os^Dx"))
+    for mode, marker in markers.items():
+        axes[0].scatter([], [], color="k", marker=marker, label=mode)
+    axes[0].legend(fontsize=7)
     for label in sorted({lab for lab, _ in value}):
         model, rule, mode = split(label)
         x = value.get((label, "in_domain"))
         if not rule or x is None:
             continue
         c = "0.6" if model.startswith(REFERENCE) else colours.get(model, "k")
-        marker = {"sliding_window": "o", "full_pass": "s", "large_window": "^"}.get(mode, "x")
+        marker = markers[mode]
         y = (value.get((label, "shift_dixon"), float("nan")) + value.get((label, "shift_tse"), float("nan"))) / 2
         axes[0].scatter(x, y, color=c, marker=marker, s=36)
         axes[0].annotate(label, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
@@ -182,8 +186,8 @@ def front_plot(summary: Sequence[Mapping], path: Path) -> None:
                 ylabel="false spine per shift-validation volume (mL)\nfilled: volume rule on, open: off")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle("The volume freeze on the validation axes: means over patients and seeds (o sliding window, "
-                 "s full pass, ^ large window; grey: entry 3, no negatives)", fontsize=8)
+    fig.suptitle("The volume freeze on the validation axes: means over patients and seeds, one marker per inference "
+                 "mode (grey: entry 3, no negatives)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
