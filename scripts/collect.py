@@ -17,8 +17,10 @@
                                                       # (every pair of models), OUT_per_patient.csv
   python scripts/collect.py qc OUT --validation EVAL_DIR [--test EVAL_DIR]
                                                       # quality scores (evaluation.quality_scores): the score and its
-                                                      # threshold chosen on the validation run (OUT_threshold.json),
-                                                      # Spearman rho with Dice per model and family (OUT.csv)
+                                                      # threshold chosen on the validation run (OUT_threshold.json;
+                                                      # with shift-validation volumes in it, one threshold for failed
+                                                      # slices and false-spine slices), Spearman rho with Dice per
+                                                      # model and family (OUT.csv)
   python scripts/collect.py volumes RESULTS OUTPUTS  # whole volumes (protocol.md entry 4): the quality flag against
                                                       # false-spine slices, per-slice CSVs, profile and slice figures
   python scripts/collect.py compare OLD NEW OUT.csv   # two collected experiments: NEW - OLD per model on the headline
@@ -170,14 +172,20 @@ def evaluations(out: Path, labelled: list[str], seed: str | None, boot) -> None:
 
 
 def quality(out: Path, validation: Path, test: Path | None) -> None:
-    val_rows = c.read_metrics(validation / "metrics.csv")
+    val_rows = [r for r in c.read_metrics(validation / "metrics.csv") if r["test"] != "shift_validation_volumes"]
     kinds = [k[3:] for k in val_rows[0] if k.startswith("qc_")]
     if not kinds:
         raise DataError(f"{validation}/metrics.csv has no qc_* column; evaluate with evaluation.quality_scores=[flip,modes].")
     by_kind = {k: c.quality_rank_table(val_rows, k) for k in kinds}
     median = {k: float(np.nanmedian([r["spearman_rho"] for r in t])) for k, t in by_kind.items()}
     kind = max(kinds, key=lambda k: median[k])
-    choice = {**c.choose_threshold(val_rows, kind), "median_validation_rho": median, "validation": str(validation)}
+    if (validation / "volume_slices.csv").is_file():  # shift-validation volumes scored too: one threshold for both
+        from spine_synthseg.evaluation.volume_metrics import SLICE_MM3
+
+        choice = c.choose_joint_threshold(val_rows, c.read_csv(validation / "volume_slices.csv"), kind, SLICE_MM3)
+    else:
+        choice = c.choose_threshold(val_rows, kind)
+    choice = {**choice, "median_validation_rho": median, "validation": str(validation)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_name(out.name + "_threshold.json").write_text(json.dumps(choice, indent=2))
     rows = [{"role": "validation", **r} for k in kinds for r in c.quality_rank_table(val_rows, k, choice["threshold"]

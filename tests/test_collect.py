@@ -124,6 +124,24 @@ def test_experiment_tables_and_headline_cli(tmp_path):
     assert bad.returncode != 0 and "does not exist" in bad.stderr
 
 
+def test_joint_threshold_pools_failed_slices_and_false_spine_slices():
+    """One threshold for both validation sets: failed slices score below 0.5, lateral false-spine slices (after the
+    rule) below 0.6, every good slice above 0.8; the threshold catches both kinds and flags no good slice."""
+    rows = [{"seed": "0", "model": "m", "test": "validation", "variant": "v", "patient": f"p{i % 4}", "image": f"i{i}",
+             "structure": "vertebra", "dice": d, "vb_dice": float("nan"), "qc_modes": q}
+            for i, (d, q) in enumerate([(0.9, 0.95), (0.85, 0.9), (0.5, 0.4), (0.92, 0.97), (0.3, 0.45)])]
+    slices = [{"lateral": lateral, "false_spine_mm3": fs, "qc_modes": q} for lateral, fs, q in
+              [("True", 900.0, 0.55), ("True", 50.0, 0.85), ("False", 5000.0, 0.9), ("True", 400.0, 0.58),
+               ("True", 0.0, ""), ("False", 0.0, 0.99)]]
+    choice = c.choose_joint_threshold(rows, slices, "modes", 100.0)
+    assert 0.58 < choice["threshold"] <= 0.85
+    assert choice["failures_caught"] == 1.0 and choice["false_spine_recall"] == 1.0 and choice["specificity"] == 1.0
+    assert (choice["n_images"], choice["n_failures"], choice["n_volume_slices"], choice["n_false_spine_slices"]) == \
+        (5, 2, 5, 2)  # the slice without a score is left out; a labelled-range slice is never a false-spine slice
+    with pytest.raises(DataError, match="no bad slices"):
+        c.choose_joint_threshold(rows[:2], slices[1:3], "modes", 100.0)
+
+
 def test_quality_rank_table_and_threshold():
     """A score that tracks Dice ranks it (rho 1) and its chosen threshold separates failed slices."""
     rows = []

@@ -375,6 +375,33 @@ def quality_rank_table(rows: list[dict], kind: str, threshold: float | None = No
     return out
 
 
+def choose_joint_threshold(rows: list[dict], slices: list[dict], kind: str, false_spine_mm3: float) -> dict:
+    """The one threshold for validation slices and shift-validation volumes together (validation data only): a
+    slice is bad when it failed (Dice < FAILURE_DICE, `rows`: metrics.csv) or, in a volume (`slices`:
+    volume_slices.csv, the labels a user gets, after the volume rule), is lateral and holds more than
+    `false_spine_mm3` of false spine; the threshold maximises Youden's J over every slice of both pooled. Reports
+    the recall of false-spine slices, of failed slices, and the specificity, each on its own set."""
+    column = f"qc_{kind}"
+    items = [(i[1], i[2] < FAILURE_DICE) for v in image_scores(rows, kind).values() for i in v]
+    volume = [(float(r[column]), str(r["lateral"]) in ("True", "true") and float(r["false_spine_mm3"]) > false_spine_mm3)
+              for r in slices if r.get(column, "") not in ("", None) and float(r[column]) == float(r[column])]
+    q, bad = np.array([x for x, _ in items + volume]), np.array([b for _, b in items + volume])
+    if not bad.any() or bad.all():
+        raise DataError(f"the validation slices and volumes hold {'no' if not bad.any() else 'only'} bad slices; a "
+                        "threshold cannot be chosen from them.")
+    best = max(np.unique(q), key=lambda t: (q[bad] <= t).mean() - (q[~bad] <= t).mean())
+    threshold = float(np.nextafter(best, np.inf))
+    qs, fs = np.array([x for x, _ in items]), np.array([b for _, b in items])
+    qv, pv = np.array([x for x, _ in volume]), np.array([b for _, b in volume])
+    share = lambda a: float(a.mean()) if a.size else float("nan")  # noqa: E731
+    return {"score": kind, "threshold": threshold, "failure_dice": FAILURE_DICE,
+            "false_spine_mm3": false_spine_mm3, "n_images": int(len(qs)), "n_failures": int(fs.sum()),
+            "n_volume_slices": int(len(qv)), "n_false_spine_slices": int(pv.sum()),
+            "sensitivity": share(q[bad] < threshold), "specificity": share(q[~bad] >= threshold),
+            "failures_caught": share(qs[fs] < threshold), "false_spine_recall": share(qv[pv] < threshold),
+            "flagged_share_slices": share(qs < threshold), "flagged_share_volume_slices": share(qv < threshold)}
+
+
 def choose_threshold(rows: list[dict], kind: str) -> dict:
     """The quality-score threshold that best separates failed slices (Dice < FAILURE_DICE) from the others on
     the rows given (validation data only): the one maximising Youden's J = sensitivity + specificity - 1 over
