@@ -1,6 +1,7 @@
 """The collector's command line (spine_synthseg/evaluation/collect.py does the work): run folders -> tables.
 
-  python scripts/collect.py experiment RUNS RESULTS   # a default experiment: RUNS/eval_seed<k>/ (+ eval_home_seed<k>/,
+  python scripts/collect.py experiment RUNS RESULTS   # an experiment: RUNS/eval_seed<k>/ or eval_<mode>_seed<k>/ of the
+                                                      # configured mode (+ eval_home_seed<k>/,
                                                       # model_*_seed<k>/) -> RESULTS/headline.csv, paired_differences.csv,
                                                       # default/{per_patient,all_tests}.csv, figures, runs, timing
   python scripts/collect.py headline RESULTS          # re-collect headline, paired differences and all_tests from
@@ -86,13 +87,15 @@ def write_tables(results: Path, long: list[dict], boot, configs: dict | None = N
 
 
 def experiment(runs: Path, results: Path, boot) -> None:
-    evals = sorted(runs.glob("eval_seed*/metrics.csv")) + sorted(runs.glob("eval_home_seed*/metrics.csv"))
+    evals = sorted(runs.glob("eval_seed*/metrics.csv")) or sorted(runs.glob(f"eval_{MODE}_seed*/metrics.csv"))
+    evals += sorted(runs.glob("eval_home_seed*/metrics.csv"))
     if not evals:
-        raise DataError(f"No eval_seed*/metrics.csv under {runs}; run scripts/run_default_experiment.sh first.")
+        raise DataError(f"No eval_seed*/metrics.csv (or eval_{MODE}_seed*/) under {runs}; run the experiment's "
+                        "test evaluations first.")
     default = results / "default"
     long = []
     for path in evals:
-        seed = re.sub(r"^eval_(home_)?seed", "", path.parent.name)
+        seed = re.sub(rf"^eval_(home_|{MODE}_)?seed", "", path.parent.name)
         long += c.evaluation_long(path.parent, seed)
         out = default / f"seed{seed}"
         out.mkdir(parents=True, exist_ok=True)
