@@ -1,8 +1,9 @@
 """Ship an experiment's seed-0 checkpoints as models/<name>.ckpt (weights + hyper-parameters only, no optimizer
 state) with a model card each (models/<name>.md: data, config, command, headline metrics).
 
-  python scripts/ship_models.py outputs/final results/final models --mode sliding_window   # the frozen experiment
-  python scripts/ship_models.py --cards results/final models   # refresh the cards' tables from RESULTS/headline.csv
+  python scripts/ship_models.py outputs/volume_freeze results/volume_freeze models --mode sliding_window \
+      --qc-threshold results/volume_freeze/qc_threshold.json --entry 5           # the frozen experiment (entry 5)
+  python scripts/ship_models.py --cards results/volume_freeze models   # refresh the cards from RESULTS/headline.csv
   python scripts/ship_models.py --qc-only models results/qc_threshold.json [--note TEXT]   # store a QC choice in the
                                                                                  # checkpoints (the note: on their cards)
 
@@ -75,28 +76,48 @@ def store_qc(models: Path, path: Path, note: str = "") -> None:
         print(f"stored the QC threshold of {path} in {ckpt}")
 
 
-def card(name: str, run: Path, headline: list[dict], mode: str | None = None) -> str:
+def card(name: str, run: Path, headline: list[dict], source: Path, mode: str | None = None, entry: str = "") -> str:
     title, _, data = CARDS[name]
     metrics = json.loads((run / "metrics.json").read_text())
     prep = preprocess(run / metrics["checkpoint"])
     experiment = metrics.get("experiment") or name
+    negatives = metrics.get("choices", {}).get("negatives", "none")
     lines = [f"# {title}", "", f"`models/{name}.ckpt`: the seed-0 run of the frozen experiment "
-             f"(`bash scripts/run_freeze.sh`, i.e. `python run.py experiment={experiment} seed=0`, commit "
+             f"(`python run.py experiment={experiment} seed=0`, commit "
              f"{metrics.get('commit', 'unknown')}); inference: `{mode or metrics.get('inference_mode', 'as stored in the checkpoint')}`"
-             " (results/protocol.md, entry 3).", "",
+             f" (results/protocol.md{f', entry {entry}' if entry else ''}).", "",
              f"- Config: `{run_config(run)}`; batch {metrics['batch_size']} crops of {prep['size'][0]} x {prep['size'][1]} px "
              f"from whole slices at {prep['spacing_mm']:g} mm, 2D U-Net depth 4 / base 16 / instance norm, Dice + CE, "
              f"AdamW 2e-3.",
              f"- Data: {data}", f"- Selected checkpoint: `{metrics['checkpoint']}` by `{metrics['monitor']}` "
              f"= {metrics['best_val_of_monitor']:.4f}; real validation Dice (whole slices) "
              f"{metrics['validation']['val_real/dice_mean']:.4f}.",
-             input_line(prep),
+             f"- Negatives (training images whose answer is empty, `conf/negatives/{negatives}.yaml`): "
+             f"rate {_negatives_rate(run):g}.",
+             input_line(prep), volume_rule_line(),
              "- Output: 0 background, 1 vertebra (body + posterior elements, as SPIDER labels it), 2 disc, 3 canal.",
-             ""] + headline_table(name, headline) + ["", use_line(name), ""]
+             ""] + headline_table(name, headline, source) + ["", use_line(name), ""]
     return "\n".join(lines)
 
 
 HEADLINE_INTRO = "Headline results"
+def _negatives_rate(run: Path) -> float:
+    import yaml
+
+    config = yaml.safe_load((run / "config_resolved.yaml").read_text())
+    return float(config["data"].get("negatives", {}).get("rate", 0.0))
+
+
+def volume_rule_line() -> str:
+    """The card's line on the volume rule predict applies to whole volumes (conf/config.yaml's default)."""
+    from spine_synthseg.apps.predict import _predict_defaults
+
+    rule = _predict_defaults()["volume_rule"]
+    return (f"- Whole volumes: predict applies the volume rule `{rule}` (`conf/volume_rule/{rule}.yaml`, chosen on "
+            "validation: results/volume_rule/choice.json) and writes what it removed per slice; "
+            "`--volume-rule none` turns it off.")
+
+
 def preprocess(ckpt: Path) -> dict:
     """The preprocessing a checkpoint was trained with (its working spacing in mm, crop size in px, percentiles)."""
     return torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]["preprocess"]
@@ -121,12 +142,12 @@ def use_line(name: str) -> str:
             f"`python -m spine_synthseg.predict ...`); a per-slice quality score and check flag are written beside the output.")
 
 
-def headline_table(name: str, headline: list[dict]) -> list[str]:
-    """The card's lines on the headline tests: mean over seeds, two-level 95 % CI, seed SD (results/headline.csv)."""
+def headline_table(name: str, headline: list[dict], source: Path) -> list[str]:
+    """The card's lines on the headline tests: mean over seeds, two-level 95 % CI, seed SD (`source`)."""
     rows = [r for r in headline if r["model"] == name]
     catalog = families.catalog_of()
     lines = [f"{HEADLINE_INTRO} (mean over the seeds of this configuration, 95 % CI over patients and seeds, "
-             "seed SD; `results/final/headline.csv`):", "", "| test | metric | seeds | mean [95% CI] | seed SD |",
+             f"seed SD; `{source}`; volumes: the rule on):", "", "| test | metric | seeds | mean [95% CI] | seed SD |",
              "|---|---|---|---|---|"]
     return lines + [f"| {family_label(catalog, r['test'], [r])} | {r['metric']} | {r['n_seeds']} | {float(r['mean']):.3f} [{float(r['ci_low']):.3f}, "
                     f"{float(r['ci_high']):.3f}] | {float(r['seed_sd']):.3f} |" for r in rows]
@@ -139,23 +160,24 @@ def refresh_cards(results: Path, models: Path) -> None:
         lines = (models / f"{name}.md").read_text().splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith(HEADLINE_INTRO))
         end = next(i for i, line in enumerate(lines) if line.startswith("Use:"))
-        lines[start:end - 1] = headline_table(name, headline)
-        lines = [line for line in lines if not line.startswith("- Quality flag:")]
+        lines[start:end - 1] = headline_table(name, headline, results / "headline.csv")
+        lines = [line for line in lines if not line.startswith(("- Quality flag:", "- Whole volumes:"))]
         lines = [input_line(preprocess(models / f"{name}.ckpt")) if line.startswith("- Input:") else use_line(name) if line.startswith("Use:") else line
                  for line in lines]
         at = next(i for i, line in enumerate(lines) if line.startswith("- Input:")) + 1
-        lines.insert(at, quality_line(models / f"{name}.ckpt"))
+        lines[at:at] = [volume_rule_line(), quality_line(models / f"{name}.ckpt")]
         (models / f"{name}.md").write_text("\n".join(lines) + "\n")
         print(f"refreshed {models / name}.md")
 
 
-def main(runs: Path, results: Path, out: Path, mode: str | None = None, qc: Path | None = None) -> None:
+def main(runs: Path, results: Path, out: Path, mode: str | None = None, qc: Path | None = None,
+         entry: str = "") -> None:
     headline = list(csv.DictReader(open(results / "headline.csv")))
     for name in CARDS:
         run = (runs / f"{name}_seed0").resolve()
         metrics = json.loads((run / "metrics.json").read_text())
         strip(run / metrics["checkpoint"], out / f"{name}.ckpt", mode, qc_choice(qc) if qc else None)
-        (out / f"{name}.md").write_text(card(name, run, headline, mode))
+        (out / f"{name}.md").write_text(card(name, run, headline, results / "headline.csv", mode, entry))
         print(f"{out / name}.ckpt ({(out / f'{name}.ckpt').stat().st_size / 1e6:.1f} MB)")
     refresh_cards(results, out)  # the quality line, read back from the checkpoints
 
@@ -168,4 +190,5 @@ if __name__ == "__main__":
     else:
         mode = sys.argv[sys.argv.index("--mode") + 1] if "--mode" in sys.argv else None
         qc = Path(sys.argv[sys.argv.index("--qc-threshold") + 1]) if "--qc-threshold" in sys.argv else None
-        main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), mode, qc)
+        entry = sys.argv[sys.argv.index("--entry") + 1] if "--entry" in sys.argv else ""
+        main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), mode, qc, entry)
