@@ -28,6 +28,7 @@ MODE = str(CONFIG.inference_mode)  # the inference mode the freeze chose (conf/c
 MODELS = tuple(families.models(CATALOG))
 NAMES = {m: rt.model_name(CATALOG, m) for m in MODELS}
 FINAL, PREVIOUS, VOLUMES = rt.protocol("final"), rt.protocol("previous"), rt.protocol("volumes")  # each entry's tables
+VOLUME_FREEZE = rt.protocol("volume_freeze")
 HOME = [("contrast", v) for v in ("gamma_0.5", "gamma_2.0", "inversion", "piecewise_shuffle")] + \
        [("resolution", v) for v in ("iso_0.492mm", "iso_2mm", "iso_3mm", "iso_4mm", "iso_6mm", "thick_4mm", "thick_6mm")]
 
@@ -386,25 +387,65 @@ def freeze_hd95(root: Path) -> str:
     return "\n".join(lines)
 
 
-def final_headline(root: Path) -> str:
-    """The frozen experiment (results/final/headline.csv): each real test x model, mean [95% CI], 3 seeds."""
-    path = root / FINAL["results"] / "headline.csv"
-    return rt.headline_table(read(path), CATALOG, FINAL) if path.is_file() else "(not run)"
+def final_headline(root: Path, entry: dict = FINAL) -> str:
+    """A frozen experiment (results/<entry results>/headline.csv): each real test x model, mean [95% CI], 3 seeds."""
+    path = root / entry["results"] / "headline.csv"
+    return rt.headline_table(read(path), CATALOG, entry) if path.is_file() else "(not run)"
 
 
-def final_differences(root: Path) -> str:
-    """The pre-registered paired comparisons of the frozen experiment (results/protocol.md, entry 3)."""
-    path = root / FINAL["results"] / "paired_differences.csv"
-    return rt.differences_table(read(path), CATALOG, FINAL) if path.is_file() else "(not run)"
+def final_differences(root: Path, entry: dict = FINAL) -> str:
+    """The pre-registered paired comparisons of a frozen experiment (results/protocol.md, entries 3 and 5)."""
+    path = root / entry["results"] / "paired_differences.csv"
+    return rt.differences_table(read(path), CATALOG, entry) if path.is_file() else "(not run)"
 
 
-def final_targets(root: Path) -> str:
-    """The freeze-and-test issue's targets (conf/protocol/final.yaml) from results/final."""
-    final = root / FINAL["results"]
+def final_targets(root: Path, entry: dict = FINAL) -> str:
+    """A freeze-and-test issue's targets (conf/protocol/final.yaml, volume_freeze.yaml) from its results."""
+    final = root / entry["results"]
     if not (final / "headline.csv").is_file():
         return "(not run)"
     return rt.targets_table(read(final / "headline.csv"), read(final / "paired_differences.csv"),
-                            read(final / "default" / "all_tests.csv"), CATALOG, FINAL)
+                            read(final / "default" / "all_tests.csv"), CATALOG, entry)
+
+
+def freeze_decisions(root: Path) -> str:
+    """The volume freeze's decisions on the validation axes (results/volume_freeze/decision.json): per model the
+    negatives, the volume rule and the mode, with the measured differences and the reasons."""
+    path = root / VOLUME_FREEZE["results"] / "decision.json"
+    if not path.is_file():
+        return "(not run)"
+    decisions = json.loads(path.read_text())["decisions"]
+    lines = ["| model | negatives (in-domain vs entry 3; false spine, no rule) | volume rule (vb_dice3d; false spine) "
+             "| mode |", "|---|---|---|---|"]
+    for model, d in decisions.items():
+        def cell(lever, axis):
+            v = d[lever]
+            if v["keep"] is None:
+                return "n/a: " + "; ".join(v["reasons"])
+            return (f"{'kept' if v['keep'] else 'not kept'}: {v[axis]:+.3f}; {v['false_spine_ml']:+.1f} mL"
+                    + (f" ({'; '.join(v['reasons'])})" if v["reasons"] else ""))
+        lines.append(f"| {rt.model_name(CATALOG, model)} | {cell('negatives', 'in_domain')} | "
+                     f"{cell('volume_rule', 'vb_dice3d')} | {d['mode']['mode']} |")
+    return "\n".join(lines)
+
+
+def freeze_axes(root: Path) -> str:
+    """The volume freeze's runs on the three validation axes (results/volume_freeze/validation_axes.csv): each model
+    under each mode, and entry 3's configuration beside it; mean [95% CI over patients and seeds] (n seeds)."""
+    path = root / VOLUME_FREEZE["results"] / "validation_axes.csv"
+    if not path.is_file():
+        return "(not run)"
+    rows = read(path)
+    axes = ["in_domain", "shift_dixon", "shift_tse", "vb_dice3d", "false_spine_ml", "false_spine_slices"]
+    index = {(r["label"], r["axis"]): r for r in rows}
+    labels = sorted({r["label"] for r in rows}, key=lambda x: (x.startswith("entry3_"), x))
+    lines = ["| run (model [+no rule] @ mode) | " + " | ".join(axes) + " | seeds |", "|---|" + "---|" * (len(axes) + 1)]
+    for label in labels:
+        cells = [index.get((label, a)) for a in axes]
+        seeds = "/".join(sorted({c["n_seeds"] for c in cells if c}))
+        lines.append(f"| {label} | " + " | ".join(rt.ci(c, digits=rt.METRIC_DIGITS.get(a, 3)) if c else "n/a"
+                                                   for c, a in zip(cells, axes)) + f" | {seeds} |")
+    return "\n".join(lines)
 
 
 def inference_modes(root: Path) -> str:
@@ -578,6 +619,8 @@ SECTIONS = {
     "volume_shift": lambda r: volumes(r, "shift_val", every_mode=True), "volume_differences": volume_differences,
     "volume_qc": volume_qc, "volume_compact": volume_compact, "volume_rule": volume_rule,
     "absence": absence,
+    "vf_headline": lambda r: final_headline(r, VOLUME_FREEZE), "vf_differences": lambda r: final_differences(r, VOLUME_FREEZE),
+    "vf_targets": lambda r: final_targets(r, VOLUME_FREEZE), "vf_decisions": freeze_decisions, "vf_axes": freeze_axes,
 }
 
 
@@ -605,7 +648,11 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "--fill":
         fill(root, [Path(f) for f in sys.argv[3:]])
         sys.exit(0)
-    print("## Whole volumes, every slice: the shipped models (seed 0; results/volumes/; protocol.md entry 4)\n\n"
+    print("## The volume freeze on the validation axes (results/volume_freeze/; protocol.md entry 5): decisions\n\n"
+          + freeze_decisions(root) + "\n\n" + freeze_axes(root))
+    print("\n## The volume freeze, scored once (results/volume_freeze/)\n\n" + final_headline(root, VOLUME_FREEZE)
+          + "\n\n" + final_differences(root, VOLUME_FREEZE) + "\n\n" + final_targets(root, VOLUME_FREEZE))
+    print("\n## Whole volumes, every slice: the shipped models (seed 0; results/volumes/; protocol.md entry 4)\n\n"
           + volumes(root, every_mode=True) + "\n\n" + volume_differences(root))
     print("\n## Whole volumes: shift-validation volumes (every mode) and the quality flag\n\n"
           + volumes(root, "shift_val", every_mode=True) + "\n\n" + volume_qc(root))

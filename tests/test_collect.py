@@ -109,6 +109,22 @@ def test_experiment_tables_and_headline_cli(tmp_path):
     assert set(volume) == {"vb_dice3d", "false_spine_ml"} and volume["false_spine_ml"]["mean"] == pytest.approx(20, abs=0.1)
     (fs,) = [r for r in tables["paired_differences"] if r["test"] == "dixon_volumes" and r["metric"] == "false_spine_ml"]
     assert fs["diff_mean"] == pytest.approx(-20, abs=0.1)
+    # the tables of a protocol entry list it as family:metric; a target may read its median (MEDIAN_METRICS)
+    from spine_synthseg.evaluation import report_tables as rt
+
+    entry = {"families": ["dixon_volumes", "dixon_volumes:false_spine_ml"], "models": ["model_a", "model_b"],
+             "pairs": [["model_a", "model_b"]],
+             "targets": [{"label": "median", "family": "dixon_volumes", "model": "model_a", "structure": "vertebral_body",
+                          "metric": "false_spine_ml", "statistic": "median", "at_most": 2, "unit": " mL"},
+                         {"label": "vb3d", "family": "dixon_volumes", "model": "model_a", "at_least": 0.85},
+                         {"label": "C", "family": "all", "pair": ["model_a", "model_b"], "ci_above": -0.01}]}
+    head_table = rt.headline_table(tables["headline"], catalog, entry)
+    assert "Dixon water volumes, every slice (6 subjects): false_spine_ml | false_spine_ml | 20.0" in head_table
+    differences = rt.differences_table(tables["paired_differences"], catalog, entry).splitlines()
+    assert differences[-1].startswith("| Dixon water volumes, every slice (6 subjects): false_spine_ml | -20.0 [")
+    targets = rt.targets_table(tables["headline"], tables["paired_differences"], tables["all_tests"], catalog, entry)
+    assert "| median | median 20.0 [20.0, 20.0] mL | no |" in targets and "| vb3d | 0.9" in targets
+    assert targets.count("| C: ") == 1  # "all" repeats a target over the families, not their false-spine rows
     # the command line re-collects the same tables from a committed per_patient.csv
     c.write_csv(tmp_path / "default" / "per_patient.csv", long)
     subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "collect.py"), "headline", str(tmp_path), "--",

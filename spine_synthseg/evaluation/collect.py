@@ -148,17 +148,36 @@ def two_level_bootstrap(arrays: Sequence[np.ndarray], signs: Sequence[float], n_
 
 
 def bootstrap_draws(arrays: Sequence[np.ndarray], signs: Sequence[float], n_boot: int,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, over_patients=None) -> np.ndarray:
     """The n_boot draws of ``two_level_bootstrap`` (patients resampled once for all arrays, then each array's
-    seeds), for statistics that combine independent draws (e.g. the mean of two shift-validation sets)."""
+    seeds), for statistics that combine independent draws (e.g. the mean of two shift-validation sets).
+    over_patients: the statistic over the patients' seed means, (x, axis) -> array (default the mean)."""
+    over_patients = over_patients or _nanmean
     n_patients = arrays[0].shape[1]
     cols = rng.integers(0, n_patients, size=(n_boot, n_patients))
     draws = np.zeros(n_boot)
     for a, s in zip(arrays, signs):
         rows = rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))
         resampled = a[rows[:, :, None], cols[:, None, :]]  # (n_boot, seeds, patients)
-        draws += s * _nanmean(_nanmean(resampled, 1), 1)
+        draws += s * over_patients(_nanmean(resampled, 1), 1)
     return draws
+
+
+def _nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(x, axis=axis)
+
+
+MEDIAN_METRICS = ("false_spine_ml",)  # skewed per-volume values: the median over patients is reported beside the mean
+
+
+def median_ci(a: np.ndarray, n_boot: int, confidence: float, seed: int) -> tuple[float, float, float]:
+    """(median over patients of each patient's seed mean, two-level percentile CI) of one (seeds, patients) array."""
+    if a.shape[1] == 0:
+        return float("nan"), float("nan"), float("nan")
+    draws = bootstrap_draws([a], [1.0], n_boot, np.random.default_rng(seed), _nanmedian)
+    return (float(np.nanmedian(_nanmean(a, 0))), *percentile_ci(draws, confidence))
 
 
 def percentile_ci(draws: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -182,15 +201,19 @@ def _order(models: Sequence[str]):
 
 def summarise(long: Iterable[dict], n_boot: int, confidence: float, seed: int,
               models: Sequence[str] = ()) -> list[dict]:
-    """One row per (model, test, variant, structure, metric): mean, two-level CI, seed_sd, n_patients, n_seeds."""
+    """One row per (model, test, variant, structure, metric): mean, two-level CI, seed_sd, n_patients, n_seeds;
+    for MEDIAN_METRICS also the median over patients with its two-level CI."""
     out = []
     idx = index(long)
     for key in sorted(idx, key=_order(list(models))):
         patients = sorted({p for by_patient in idx[key].values() for p in by_patient})
         a = matrix(idx[key], patients)
         m, lo, hi = two_level_bootstrap([a], [1.0], n_boot, confidence, seed)
-        out.append({**dict(zip(KEY_FIELDS, key)), "mean": m, "ci_low": lo, "ci_high": hi, "seed_sd": seed_sd(a),
-                    "n_patients": len(patients), "n_seeds": a.shape[0]})
+        row = {**dict(zip(KEY_FIELDS, key)), "mean": m, "ci_low": lo, "ci_high": hi, "seed_sd": seed_sd(a),
+               "n_patients": len(patients), "n_seeds": a.shape[0]}
+        if key[4] in MEDIAN_METRICS:
+            row |= dict(zip(("median", "median_ci_low", "median_ci_high"), median_ci(a, n_boot, confidence, seed)))
+        out.append(row)
     return out
 
 

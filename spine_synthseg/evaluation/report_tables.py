@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from spine_synthseg.config import CONFIG_DIR
 from spine_synthseg.data import families as fam
 from spine_synthseg.errors import ConfigError
+from spine_synthseg.evaluation.collect import VOLUME_EXTRA
 
 PROTOCOL_DIR = CONFIG_DIR / "protocol"
 
@@ -31,9 +32,19 @@ def ci(r: Mapping, key: str = "mean", digits: int = 3, signed: bool = False) -> 
     return f"{float(r[key]):{s}.{digits}f} [{float(r['ci_low']):{s}.{digits}f}, {float(r['ci_high']):{s}.{digits}f}]"
 
 
+def row_name(r: Mapping) -> str:
+    """A headline row's name: its family, or 'family:metric' for a volume family's false-spine rows (VOLUME_EXTRA),
+    as a protocol entry lists them."""
+    return f"{r['test']}:{r['metric']}" if r.get("metric") in VOLUME_EXTRA else r["test"]
+
+
 def family_label(catalog: Mapping, name: str, rows: Sequence[Mapping] = (), labels: Mapping | None = None) -> str:
     """A family's label in a table: its display name (or the entry's `labels` override) with the subject count of
-    its result rows (``n_patients``) and "descriptive" below the catalogue's ``descriptive_below``."""
+    its result rows (``n_patients``) and "descriptive" below the catalogue's ``descriptive_below``; 'family:metric'
+    names the metric too."""
+    name, _, metric = name.partition(":")
+    if metric:
+        return f"{family_label(catalog, name, rows, labels)}: {metric}"
     family = fam.families(catalog)[name]
     if labels and name in labels:
         family = replace(family, display=labels[name])
@@ -50,7 +61,7 @@ def model_name(catalog: Mapping, model: str) -> str:
 def headline_table(rows: Sequence[Mapping], catalog: Mapping, entry: Mapping, seeds_column: bool = True) -> str:
     """Family x model, mean [CI], from headline.csv rows (test = family name); only the entry's families and
     models that have rows."""
-    index = {(r["test"], r["model"]): r for r in rows}
+    index = {(row_name(r), r["model"]): r for r in rows}
     models = [m for m in entry["models"] if any(r["model"] == m for r in rows)]
     seeds = " seeds |" if seeds_column else ""
     lines = ["| real test set | metric | " + " | ".join(model_name(catalog, m) for m in models) + " |" + seeds,
@@ -61,7 +72,8 @@ def headline_table(rows: Sequence[Mapping], catalog: Mapping, entry: Mapping, se
         if not present:
             continue
         label = family_label(catalog, name, present, entry.get("labels"))
-        lines.append(f"| {label} | {present[0]['metric']} | " + " | ".join(ci(c) if c else "n/a" for c in cells)
+        digits = METRIC_DIGITS.get(present[0]["metric"], 3)
+        lines.append(f"| {label} | {present[0]['metric']} | " + " | ".join(ci(c, digits=digits) if c else "n/a" for c in cells)
                      + " |" + (f" {present[0]['n_seeds']} |" if seeds_column else ""))
     return "\n".join(lines)
 
@@ -70,7 +82,7 @@ def pair_index(rows: Sequence[Mapping], key: Sequence[str] = ("test",)) -> dict[
     """{(*key values, a, b): row} of paired rows, both orders (b - a flips the sign and the interval)."""
     out = {}
     for r in rows:
-        k = tuple(r[f] for f in key)
+        k = tuple(row_name(r) if f == "test" and "metric" not in key else r[f] for f in key)
         d, lo, hi = float(r["diff_mean"]), float(r["ci_low"]), float(r["ci_high"])
         out[k + (r["model_a"], r["model_b"])] = {**r, "diff_mean": d, "ci_low": lo, "ci_high": hi}
         out[k + (r["model_b"], r["model_a"])] = {**r, "diff_mean": 0.0 - d, "ci_low": 0.0 - hi, "ci_high": 0.0 - lo}
@@ -92,8 +104,9 @@ def differences_table(rows: Sequence[Mapping], catalog: Mapping, entry: Mapping)
         cells = [pairs.get((name, *p)) for p in entry["pairs"]]
         present = [c for c in cells if c]
         if present:
+            digits = METRIC_DIGITS.get(present[0]["metric"], 3)
             lines.append(f"| {family_label(catalog, name, present, entry.get('labels'))} | "
-                         + " | ".join(ci(c, "diff_mean", signed=True) if c else "n/a" for c in cells) + " |")
+                         + " | ".join(ci(c, "diff_mean", digits, signed=True) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -102,12 +115,12 @@ def targets_table(headline: Sequence[Mapping], paired: Sequence[Mapping], all_te
     """The entry's targets, each measured from the results: a model's mean (`model`), a paired difference (`pair`)
     or a loss between two variants (`loss_from`, `loss_to`); met: every bound given (at_least, at_most, ci_above)
     holds. `family: all` repeats a target over the entry's families."""
-    head = {(r["test"], r["model"]): r for r in headline}
+    head = {(row_name(r), r["model"]): r for r in headline}
     pairs = pair_index(paired)
     known = fam.families(catalog)
     lines = ["| target | measured [95% CI] | met |", "|---|---|---|"]
     for t in entry.get("targets") or []:
-        names = entry["families"] if t["family"] == "all" else [t["family"]]
+        names = [n for n in entry["families"] if ":" not in n] if t["family"] == "all" else [t["family"]]
         for name in names:
             row, text = _measure(t, name, known, head, pairs, all_tests)
             if row is None:
@@ -123,7 +136,7 @@ def targets_table(headline: Sequence[Mapping], paired: Sequence[Mapping], all_te
 
 def _measure(t: Mapping, name: str, known: Mapping, head: Mapping, pairs: Mapping, all_tests: Sequence[Mapping]):
     """(row with value and ci_low, the measured cell) of one target on one family; (None, "") where not scored."""
-    family = known[name]
+    family = known[name.partition(":")[0]]
     unit = t.get("unit", "")
     if "pair" in t:
         r = pairs.get((name, *t["pair"]))
@@ -140,7 +153,13 @@ def _measure(t: Mapping, name: str, known: Mapping, head: Mapping, pairs: Mappin
     if "metric" in t:  # another metric of the family than its headline one (e.g. HD95), from all_tests.csv
         r = next((r for r in all_tests if r["model"] == t["model"] and r["test"] == family.test
                   and r["variant"] == family.variant and r["structure"] == t["structure"] and r["metric"] == t["metric"]), None)
-        return (None, "") if r is None else ({**r, "value": r["mean"]}, ci(r, digits=1) + unit)
+        if r is None:
+            return None, ""
+        stat = t.get("statistic", "mean")  # mean, or median (collect.MEDIAN_METRICS carry it)
+        keys = ("mean", "ci_low", "ci_high") if stat == "mean" else (stat, f"{stat}_ci_low", f"{stat}_ci_high")
+        cell = dict(zip(("mean", "ci_low", "ci_high"), (r[k] for k in keys)))
+        text = ("" if stat == "mean" else f"{stat} ") + ci(cell, digits=METRIC_DIGITS.get(t["metric"], 1)) + unit
+        return {**r, "value": cell["mean"], "ci_low": cell["ci_low"]}, text
     if "model" not in t:
         raise ConfigError(f"target {t.get('label')!r} needs a model, a pair or loss_from / loss_to.")
     r = head.get((name, t["model"]))
