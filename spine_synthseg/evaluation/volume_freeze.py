@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from spine_synthseg.errors import DataError
-from spine_synthseg.evaluation.absence_screen import AXES, VOLUME_AXES
+from spine_synthseg.evaluation.absence_screen import AXES
 from spine_synthseg.evaluation.collect import evaluation_long, paired, read_csv, summarise, write_csv
 
 MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
@@ -119,16 +119,15 @@ def decide(diffs: Sequence[Mapping], reference_mode: str, margin: float) -> dict
     out = {}
     for model in MODELS:
         verdict = {}
-        for lever, comparison, a_rule, fall_label, axis in (
-                ("negatives", "negatives", True, name(model, reference_mode, False), "in_domain"),
-                ("volume_rule", "volume_rule", True, name(model, reference_mode), "vb_dice3d")):
-            keep_row = by.get((comparison, name(model, reference_mode, a_rule), axis))
-            fall_row = by.get((comparison, fall_label, "false_spine_ml"))
+        for lever, fall_label, axis in (("negatives", name(model, reference_mode, False), "in_domain"),
+                                        ("volume_rule", name(model, reference_mode), "vb_dice3d")):
+            keep_row = by.get((lever, name(model, reference_mode), axis))
+            fall_row = by.get((lever, fall_label, "false_spine_ml"))
             if keep_row is None or fall_row is None:
-                verdict[lever] = {"keep": None, "reasons": [f"no {comparison} comparison for {model}"]}
+                verdict[lever] = {"keep": None, "reasons": [f"no {lever} comparison for {model}"]}
                 continue
             reasons = []
-            if not float(keep_row["ci_low"]) > margin:
+            if not float(keep_row["ci_low"]) > margin:  # the lever costs more than the margin where it must not
                 reasons.append(f"{axis} CI low {float(keep_row['ci_low']):+.3f} <= {margin:+g}")
             if not float(fall_row["ci_high"]) < 0:
                 reasons.append(f"false_spine_ml does not fall: CI high {float(fall_row['ci_high']):+.2f} mL")
