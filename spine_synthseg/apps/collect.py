@@ -21,7 +21,8 @@ screens' modules do the statistics): run folders -> tables.
                                                       # quality scores (evaluation.quality_scores): the score and its
                                                       # threshold chosen on the validation run (OUT_threshold.json;
                                                       # with shift-validation volumes in it, one threshold for failed
-                                                      # slices and false-spine slices), Spearman rho with Dice per
+                                                      # slices and false-spine slices, and per model the flag on the
+                                                      # volumes' slices: OUT_volumes.csv), Spearman rho with Dice per
                                                       # model and family (OUT.csv)
   python scripts/collect.py volumes RESULTS OUTPUTS  # whole volumes (protocol.md entry 4): the quality flag against
                                                       # false-spine slices, per-slice CSVs, profile and slice figures
@@ -183,8 +184,13 @@ def quality(out: Path, validation: Path, test: Path | None) -> None:
     kind = max(kinds, key=lambda k: median[k])
     if (validation / "volume_slices.csv").is_file():  # shift-validation volumes scored too: one threshold for both
         from spine_synthseg.evaluation.volume_metrics import SLICE_MM3
+        from spine_synthseg.evaluation.volume_report import qc_flag_table
 
-        choice = c.choose_joint_threshold(val_rows, c.read_csv(validation / "volume_slices.csv"), kind, SLICE_MM3)
+        slices = c.read_csv(validation / "volume_slices.csv")
+        choice = c.choose_joint_threshold(val_rows, slices, kind, SLICE_MM3)
+        models = dict.fromkeys(r["model"] for r in slices)
+        c.write_csv(out.with_name(out.name + "_volumes.csv"),  # per model: the flag on the volumes' slices
+                    qc_flag_table(slices, dict.fromkeys(models, choice["threshold"]), f"qc_{kind}"))
     else:
         choice = c.choose_threshold(val_rows, kind)
     choice = {**choice, "median_validation_rho": median, "validation": str(validation)}
