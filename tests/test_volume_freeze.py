@@ -116,3 +116,15 @@ def test_a_run_scored_nowhere_is_an_error(tree):
 def test_labels_split_back():
     assert vf.split(vf.name("model_b_aug", "full_pass", False)) == ("model_b_aug", False, "full_pass")
     assert vf.split("entry3_model_a@sliding_window") == ("entry3_model_a", True, "sliding_window")
+
+
+def test_a_comparison_within_the_same_runs_pairs_the_seeds():
+    """The rule on and off score the same checkpoints: seeds 0.1 apart in level, the rule 0.002 below everywhere;
+    seeds paired, the CI is tight around -0.002 (resampling each side's seeds apart would span about +-0.1)."""
+    long = [{"seed": str(s), "model": m, "test": "t", "variant": "v", "structure": "x", "metric": "vb_dice3d",
+             "patient": p, "value": 0.8 + 0.1 * s + 0.01 * i - (0.002 if m == "a" else 0)}
+            for s in range(3) for i, p in enumerate(PATIENTS) for m in ("a", "b")]
+    (row,) = vf.paired_within_runs(long, [("a", "b")], 500, 0.95, 0)
+    assert row["diff_mean"] == pytest.approx(-0.002) and row["ci_high"] - row["ci_low"] < 1e-6
+    (apart,) = vf.paired(long, [("a", "b")], 500, 0.95, 0)
+    assert apart["ci_high"] - apart["ci_low"] > 0.05
