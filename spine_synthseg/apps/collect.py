@@ -125,7 +125,7 @@ def headline(results: Path, boot) -> None:
     long = c.read_long(results / "default" / "per_patient.csv")
     old = {r["model"]: r.get("config", "") for r in c.read_csv(results / "headline.csv")} \
         if (results / "headline.csv").is_file() else {}
-    write_tables(results, long, boot, old or None)
+    write_tables(results, long, boot, old if any(old.values()) else None)  # no blank config column
     print(f"re-collected {results}/headline.csv, paired_differences.csv and default/all_tests.csv")
 
 
