@@ -101,7 +101,10 @@ def card(name: str, run: Path, headline: list[dict], source: Path, mode: str | N
 
 
 HEADLINE_INTRO = "Headline results"
+
+
 def _negatives_rate(run: Path) -> float:
+    """The share of negatives the run trained with (its resolved config)."""
     import yaml
 
     config = yaml.safe_load((run / "config_resolved.yaml").read_text())
