@@ -26,7 +26,8 @@ def rows(path) -> list[dict]:
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, smoke_runs):
     """runs/: model_a_seed0, model_b_seed0 (the smoke runs) and eval_seed0 (both on the validation axes and the
-    T2 SPACE test, with the flip quality score); eval_model_a/, eval_model_b/: each alone."""
+    T2 SPACE test, with the flip quality score); eval_model_a/, eval_model_b/: its metrics.csv rows of one model
+    each (one evaluation for all three: the suite's time)."""
     root = tmp_path_factory.mktemp("collectors")
     runs = root / "runs"
     runs.mkdir()
@@ -38,8 +39,13 @@ def evaluated(tmp_path_factory, smoke_runs):
                                      "evaluation.n_overlays=0"])
     checkpoints = {name: smoke_runs[name]["ckpt"] for name in ("model_a", "model_b")}
     evaluate_checkpoints(cfg, checkpoints, runs / "eval_seed0")
-    for name, ckpt in checkpoints.items():
-        evaluate_checkpoints(cfg, {name: ckpt}, root / f"eval_{name}")
+    table = rows(runs / "eval_seed0" / "metrics.csv")
+    for name in checkpoints:
+        (root / f"eval_{name}").mkdir()
+        with open(root / f"eval_{name}" / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(r for r in table if r["model"] == name)
     return root
 
 

@@ -124,7 +124,7 @@ def test_a_comparison_within_the_same_runs_pairs_the_seeds():
     long = [{"seed": str(s), "model": m, "test": "t", "variant": "v", "structure": "x", "metric": "vb_dice3d",
              "patient": p, "value": 0.8 + 0.1 * s + 0.01 * i - (0.002 if m == "a" else 0)}
             for s in range(3) for i, p in enumerate(PATIENTS) for m in ("a", "b")]
-    (row,) = vf.paired_within_runs(long, [("a", "b")], 500, 0.95, 0)
+    (row,) = vf.paired(long, [("a", "b")], 500, 0.95, 0, same_runs=True)
     assert row["diff_mean"] == pytest.approx(-0.002) and row["ci_high"] - row["ci_low"] < 1e-6
     (apart,) = vf.paired(long, [("a", "b")], 500, 0.95, 0)
     assert apart["ci_high"] - apart["ci_low"] > 0.05

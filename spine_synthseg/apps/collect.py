@@ -188,9 +188,9 @@ def quality(out: Path, validation: Path, test: Path | None) -> None:
 
         slices = c.read_csv(validation / "volume_slices.csv")
         choice = c.choose_joint_threshold(val_rows, slices, kind, SLICE_MM3)
-        models = dict.fromkeys(r["model"] for r in slices)
+        thresholds = {r["model"]: choice["threshold"] for r in slices}  # one threshold, every model
         c.write_csv(out.with_name(out.name + "_volumes.csv"),  # per model: the flag on the volumes' slices
-                    qc_flag_table(slices, dict.fromkeys(models, choice["threshold"]), f"qc_{kind}"))
+                    qc_flag_table(slices, thresholds, f"qc_{kind}"))
     else:
         choice = c.choose_threshold(val_rows, kind)
     choice = {**choice, "median_validation_rho": median, "validation": str(validation)}

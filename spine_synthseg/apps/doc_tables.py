@@ -1,6 +1,6 @@
 """Markdown tables for README.md, ANALYSIS_REPORT.md and docs/, read from the committed results (none typed by hand).
 
-  python scripts/make_tables.py results > results/tables.md     # (this module's command line)
+  python scripts/make_tables.py results > results/tables.md
   python scripts/make_tables.py results --fill README.md ANALYSIS_REPORT.md docs/lab_notebook.md docs/usage.md
 
 --fill replaces, in each file, the lines between `<!-- table:NAME -->` and `<!-- /table:NAME -->` with the table

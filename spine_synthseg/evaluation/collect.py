@@ -218,9 +218,14 @@ def summarise(long: Iterable[dict], n_boot: int, confidence: float, seed: int,
 
 
 def paired(long: Iterable[dict], pairs: Sequence[tuple[str, str]], n_boot: int, confidence: float, seed: int,
-           metrics: Sequence[str] = PAIRED_METRICS) -> list[dict]:
+           metrics: Sequence[str] = PAIRED_METRICS, same_runs: bool = False) -> list[dict]:
     """Per pair (a, b) and (test, variant, structure, metric) both have: a - b over their common patients,
-    two-level CI (patients paired), each model's seed SD, n_patients and each model's n_seeds."""
+    two-level CI (patients paired), each model's seed SD, n_patients and each model's n_seeds.
+
+    same_runs: both sides score the same checkpoints (another inference mode, a post-processing rule on and off),
+    so the seeds pair too: the difference is taken per seed and patient first (their common seeds), then
+    bootstrapped; resampling the two sides' seeds apart would measure the models' seed-to-seed spread instead.
+    """
     idx = index(long)
     out = []
     for a, b in pairs:
@@ -228,11 +233,19 @@ def paired(long: Iterable[dict], pairs: Sequence[tuple[str, str]], n_boot: int, 
             other = (b,) + key[1:]
             if other not in idx:
                 continue
-            common = sorted({p for v in idx[key].values() for p in v} & {p for v in idx[other].values() for p in v})
+            if same_runs:
+                seeds = sorted(set(idx[key]) & set(idx[other]))
+                idx_a, idx_b = ({s: idx[k][s] for s in seeds} for k in (key, other))
+            else:
+                idx_a, idx_b = idx[key], idx[other]
+            common = sorted({p for v in idx_a.values() for p in v} & {p for v in idx_b.values() for p in v})
             if not common:
                 continue
-            va, vb = matrix(idx[key], common), matrix(idx[other], common)
-            m, lo, hi = two_level_bootstrap([va, vb], [1.0, -1.0], n_boot, confidence, seed)
+            va, vb = matrix(idx_a, common), matrix(idx_b, common)
+            if same_runs:
+                m, lo, hi = two_level_bootstrap([va - vb], [1.0], n_boot, confidence, seed)
+            else:
+                m, lo, hi = two_level_bootstrap([va, vb], [1.0, -1.0], n_boot, confidence, seed)
             out.append({"model_a": a, "model_b": b, **dict(zip(KEY_FIELDS[1:], key[1:])), "diff_mean": m,
                         "ci_low": lo, "ci_high": hi, "seed_sd_a": seed_sd(va), "seed_sd_b": seed_sd(vb),
                         "n_patients": len(common), "n_seeds_a": va.shape[0], "n_seeds_b": vb.shape[0]})

@@ -28,8 +28,7 @@ import yaml
 
 from spine_synthseg.errors import DataError
 from spine_synthseg.evaluation.absence_screen import AXES
-from spine_synthseg.evaluation.collect import (evaluation_long, index, matrix, paired, read_csv, summarise,
-                                               two_level_bootstrap, write_csv)
+from spine_synthseg.evaluation.collect import evaluation_long, paired, read_csv, summarise, write_csv
 
 MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
 ENTRY3 = {"model_a_combined": "model_a", "model_b": "model_b", "model_b_aug": "model_b_aug",
@@ -110,7 +109,8 @@ def tables(long: list[dict], reference_mode: str, n_boot: int, confidence: float
     kind = {(a, b): k for k, a, b in comparisons}
     within = [(a, b) for k, a, b in comparisons if k in WITHIN_RUN]
     across = [(a, b) for k, a, b in comparisons if k not in WITHIN_RUN]
-    rows = paired_within_runs(keyed, within, n_boot, confidence, seed) + paired(keyed, across, n_boot, confidence, seed)
+    rows = (paired(keyed, within, n_boot, confidence, seed, same_runs=True)
+            + paired(keyed, across, n_boot, confidence, seed))
     diffs = [{"comparison": kind[(r["model_a"], r["model_b"])],
               "axis": KEYS[(r["test"], r["variant"], r["structure"], r["metric"])], **r}
              for r in rows if (r["test"], r["variant"], r["structure"], r["metric"]) in KEYS]
@@ -118,30 +118,6 @@ def tables(long: list[dict], reference_mode: str, n_boot: int, confidence: float
 
 
 WITHIN_RUN = ("mode", "volume_rule")  # both sides come from the same checkpoints: seeds paired as well as patients
-
-
-def paired_within_runs(long: list[dict], pairs: Sequence[tuple[str, str]], n_boot: int, confidence: float,
-                       seed: int) -> list[dict]:
-    """a - b where both sides score the same runs (another inference mode, the rule on and off): the difference per
-    seed and patient first, then its two-level bootstrap (patients, then seeds), so that seed-to-seed variation of
-    the models does not enter a comparison made within each seed."""
-    idx = index(long)
-    out = []
-    for a, b in pairs:
-        for key in sorted(k for k in idx if k[0] == a):
-            other = (b,) + key[1:]
-            if other not in idx:
-                continue
-            diff = {s: {p: v - idx[other][s][p] for p, v in by_patient.items() if p in idx[other].get(s, {})}
-                    for s, by_patient in idx[key].items() if s in idx[other]}
-            patients = sorted({p for by_patient in diff.values() for p in by_patient})
-            if not patients:
-                continue
-            m, lo, hi = two_level_bootstrap([matrix(diff, patients)], [1.0], n_boot, confidence, seed)
-            out.append({"model_a": a, "model_b": b, **dict(zip(("test", "variant", "structure", "metric"), key[1:])),
-                        "diff_mean": m, "ci_low": lo, "ci_high": hi, "n_patients": len(patients),
-                        "n_seeds_a": len(diff), "n_seeds_b": len(diff), "seeds_paired": True})
-    return out
 
 
 def decide(diffs: Sequence[Mapping], reference_mode: str, margin: float) -> dict:
