@@ -7,6 +7,11 @@
   python run.py mode=generate         # gallery of synthetic images
   python run.py mode=predict predict.checkpoint=PATH predict.input=FOLDER_OR_MHA
   python run.py -m randomisation=strength strength=0,0.5,1 budget=sweep   # Hydra multirun sweep
+  python run.py mode=collect "collect=[headline,results/volume_freeze]"     # the collector (scripts/collect.py)
+
+An experiment's stages are experiment files driven by multirun (train: its model files; validate / test: mode
+evaluate), resumable with skip_done=true; a file's `collect` (the collector's arguments) runs after each of its jobs,
+e.g. `python run.py -m experiment=volume_freeze/test seed=0,1,2` scores and collects each seed in turn.
 
 Bad data or config values end the run with one line on stderr and exit status 2; set HYDRA_FULL_ERROR=1 for
 the traceback.
@@ -25,7 +30,7 @@ from omegaconf import DictConfig, open_dict
 import spine_synthseg.config  # noqa: F401  (registers the resolvers)
 from spine_synthseg.errors import ConfigError, DataError
 
-MODES = ("train", "evaluate", "generate", "predict")
+MODES = ("train", "evaluate", "generate", "predict", "collect")
 
 
 def _one_log_handler() -> None:
@@ -61,9 +66,42 @@ def finished(cfg: DictConfig) -> Path | None:
     return marker if cfg.get("skip_done") and cfg.mode in DONE_MARKERS and marker.is_file() else None
 
 
+def collect_after(cfg: DictConfig) -> None:
+    """The stage after a train / evaluate job: the collector on ``cfg.collect`` (its arguments; none when empty), in
+    its own process, which composes the default config (so a job of another inference mode re-collects the
+    configured mode's tables, never its own one-seed ones). A collector error fails the job."""
+    args = [str(a) for a in cfg.get("collect") or []]
+    if not args:
+        return
+    import subprocess
+
+    logging.getLogger(__name__).info("collect: %s", " ".join(args))
+    done = subprocess.run([sys.executable, "-m", "spine_synthseg.apps.collect", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise DataError(f"collect {args} failed after the job: {(done.stderr or done.stdout).strip()[-2000:]}")
+
+
 def dispatch(cfg: DictConfig) -> float | list[float] | None:
     if cfg.mode not in MODES:
         raise ConfigError(f"mode={cfg.mode!r}; use one of {MODES}.")
+    if cfg.mode == "collect":
+        if not cfg.get("collect"):
+            raise ConfigError('mode=collect needs collect=[SUBCOMMAND,ARGS...], e.g. "collect=[headline,results]".')
+        from spine_synthseg.apps.collect import main as collect
+
+        collect([str(a) for a in cfg.collect], cfg=cfg)
+        return None
+    if cfg.get("threads"):  # every mode (evaluation had run on torch's default, over-subscribing side-by-side jobs)
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
+    value = run_mode(cfg)
+    collect_after(cfg)
+    return value
+
+
+def run_mode(cfg: DictConfig) -> float | list[float] | None:
+    """One train / evaluate / generate / predict job (with skip_done, what its folder holds stands)."""
     done = finished(cfg)
     if done is not None:  # resuming a sweep: what the folder holds stands, nothing is recomputed
         logging.getLogger(__name__).info("skip_done: %s exists, run skipped", done)

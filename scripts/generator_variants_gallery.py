@@ -6,7 +6,7 @@ maps (training patients), so a reader can judge realism by eye.
                       # every conf/experiment/realism/*.yaml (the realism screen; label maps with tissue classes)
 
 Rows: the real T2 SPACE slice, then one synthetic image per variant (the frozen default, and the one-change
-variants of scripts/run_reality_gap.sh screen), from the same label map and the same random seed per column; a
+variants of conf/experiment/screen/), from the same label map and the same random seed per column; a
 variant that draws more random numbers (the sub-region stage) also changes the draws of the stages after it, so
 rows differ in more than the variant itself. Synthetic images are shown as the network sees them (the config's
 normalisation). Whole slices on the preprocessing canvas (1.5 mm); nothing here is a result.

@@ -139,7 +139,7 @@ def test_freeze_collector_pairs_modes_models_and_the_column_band(tmp_path):
     (runs / "model_b_aug_seed1" / "eval_val_sliding_window" / "metrics.csv").unlink()
     failed = subprocess.run([sys.executable, str(root / "scripts" / "collect.py"), "freeze", str(out), str(runs)],
                             capture_output=True, text=True, cwd=root)
-    assert failed.returncode != 0 and "run_freeze.sh validate" in failed.stderr
+    assert failed.returncode != 0 and "score each on both validation axes" in failed.stderr
 
 
 def test_evaluation_collector_pools_the_seeds_of_a_label(tmp_path):

@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from spine_synthseg.apps.collect import main as collect
+from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.evaluation import collect as c
 from spine_synthseg.evaluation.evaluate import evaluate_checkpoints
 from tests.helpers import compose_cfg
@@ -119,3 +120,63 @@ def test_curves_export_the_tensorboard_scalars(evaluated, tmp_path):
     collect(["curves", str(tmp_path / "curves"), str(evaluated / "runs" / "model_a_seed0")])
     tags = {r["tag"] for r in rows(tmp_path / "curves.csv")}
     assert "train/loss" in tags and (tmp_path / "curves.png").is_file()
+
+
+def test_a_stage_collects_after_its_job_and_mode_collect_runs_the_collector(evaluated, tmp_path):
+    """An experiment stage: an evaluate job (here skipped by skip_done, its folder holding summary.json) with
+    `collect` runs the experiment collector after it, which writes what the collector run alone writes; mode=collect
+    re-collects the headline in-process; an empty collect is refused; a failing collector fails the job."""
+    import run
+
+    runs = tmp_path / "runs"
+    shutil.copytree(evaluated / "runs", runs, symlinks=True)
+    alone, staged = tmp_path / "alone", tmp_path / "staged"
+    collect(["experiment", str(runs), str(alone), *BOOT])
+    job = compose_cfg(runs / "eval_seed0", ["mode=evaluate", "skip_done=true",
+                                            f"collect=[experiment,{runs},{staged},--,'evaluation.bootstrap_samples=50']"])
+    assert run.finished(job) is not None and run.dispatch(job) is None
+    assert (staged / "headline.csv").read_text() == (alone / "headline.csv").read_text()
+    (staged / "headline.csv").unlink()
+    run.dispatch(compose_cfg(tmp_path / "c", ["mode=collect", f"collect=[headline,{staged}]",
+                                              "evaluation.bootstrap_samples=50"]))
+    assert (staged / "headline.csv").read_text() == (alone / "headline.csv").read_text()
+    with pytest.raises(ConfigError, match="mode=collect needs collect"):
+        run.dispatch(compose_cfg(tmp_path / "c", ["mode=collect"]))
+    broken = compose_cfg(runs / "eval_seed0", ["mode=evaluate", "skip_done=true", f"collect=[headline,{tmp_path}]"])
+    with pytest.raises(DataError, match="failed after the job"):
+        run.dispatch(broken)
+
+
+def test_ship_models_writes_slim_checkpoints_and_cards_from_the_runs(evaluated, smoke_runs, tmp_path):
+    """ship_models: each model's seed-0 run -> models/<name>.ckpt without optimiser state, with the frozen mode and
+    the QC threshold given; its card names the run's command and carries its headline rows from headline.csv."""
+    import torch
+
+    from spine_synthseg.apps.ship_models import main as ship
+
+    results = tmp_path / "results"
+    collect(["experiment", str(evaluated / "runs"), str(results), *BOOT])
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, trained in (("model_a", "model_a"), ("model_b", "model_b"), ("model_b_aug", "model_b"),
+                          ("model_c", "model_a")):
+        run = runs / f"{name}_seed0"
+        shutil.copytree(smoke_runs[trained]["dir"], run)
+        (run / ".hydra").mkdir()  # the record run.py writes (the smoke runs were trained without Hydra)
+        choices = json.loads((run / "metrics.json").read_text())["choices"]
+        (run / ".hydra" / "hydra.yaml").write_text(json.dumps({"hydra": {"runtime": {"choices": choices}}}))
+        (run / ".hydra" / "overrides.yaml").write_text(json.dumps([f"experiment={trained}", "budget=smoke"]))
+    qc = tmp_path / "qc_threshold.json"
+    qc.write_text(json.dumps({"score": "modes", "threshold": 0.75, "validation": "eval_qc_seed0"}))
+    models = tmp_path / "models"
+    ship([str(runs), str(results), str(models), "--mode", "full_pass", "--qc-threshold", str(qc), "--entry", "5"])
+    ckpt = torch.load(models / "model_a.ckpt", map_location="cpu", weights_only=False)
+    assert "optimizer_states" not in ckpt and ckpt["hyper_parameters"]["inference_mode"] == "full_pass"
+    assert ckpt["quality"]["threshold"] == 0.75 and ckpt["quality"]["score"] == "modes"
+    card = (models / "model_a.md").read_text()
+    head = {(r["test"], r["model"]): r for r in rows(results / "headline.csv")}
+    assert "`python run.py experiment=model_a seed=0`" in card and "entry 5" in card
+    assert f"{float(head[('space_test', 'model_a')]['mean']):.3f} [" in card
+    assert "below 0.7500 flags a slice" in card
+    with pytest.raises(SystemExit):
+        ship(["--cards", str(results)])

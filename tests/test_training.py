@@ -150,6 +150,23 @@ def test_skip_done_resumes_a_sweep_without_recomputing(tmp_path, monkeypatch):
     (tmp_path / "summary.json").write_text("{}")
     assert run.finished(evaluate) == tmp_path / "summary.json" and run.dispatch(evaluate) is None
 
+
+def test_threads_apply_to_every_mode(tmp_path):
+    """threads=1 holds for an evaluate job too (two side-by-side evaluations once ran on torch's default each)."""
+    import torch
+
+    import run
+
+    before = torch.get_num_threads()
+    (tmp_path / "summary.json").write_text("{}")
+    try:
+        torch.set_num_threads(2)
+        run.dispatch(compose_cfg(tmp_path, ["mode=evaluate", "skip_done=true", "threads=1"]))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_null_callbacks_are_skipped_and_loggers_may_be_several(tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger

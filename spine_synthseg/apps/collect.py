@@ -27,7 +27,7 @@ screens' modules do the statistics): run folders -> tables.
   python scripts/collect.py volumes RESULTS OUTPUTS  # whole volumes (protocol.md entry 4): the quality flag against
                                                       # false-spine slices, per-slice CSVs, profile and slice figures
   python scripts/collect.py compare OLD NEW OUT.csv   # two collected experiments: NEW - OLD per model on the headline
-  python scripts/collect.py freeze RESULTS RUNS       # freeze candidates (scripts/run_freeze.sh): each model x inference
+  python scripts/collect.py freeze RESULTS RUNS       # freeze candidates (protocol.md entry 3): each model x inference
                                                       # mode (+ column band) on both validation axes, paired
   python scripts/collect.py curves OUT_PREFIX RUN ... # training curves (TensorBoard scalars) as CSV and plot
   python scripts/collect.py absence RESULTS RUN ...   # the absence screen (evaluation/absence_screen.py): three
@@ -66,9 +66,15 @@ MODELS: tuple[str, ...] = ()
 MODE = ""  # the configured inference mode (conf/config.yaml): the reference of the freeze's mode comparisons
 
 
-def bootstrap(overrides: list[str]) -> tuple[int, float, int]:
+def bootstrap(overrides: list[str], cfg=None) -> tuple[int, float, int]:
+    """(bootstrap samples, confidence, seed) of `cfg` (default: the config composed with `overrides`); sets the
+    catalogue, headline families, models and configured mode the subcommands read."""
     global CATALOG, HEADLINE, MODELS, MODE
-    cfg = compose_config(overrides)
+    if cfg is None:
+        cfg = compose_config(overrides)
+    elif overrides:
+        raise DataError(f"overrides {overrides} after '--' with a composed config (run.py mode=collect): give them "
+                        f"on run.py's command line instead.")
     MODE = str(cfg.inference_mode)
     CATALOG = families.catalog_of(cfg)
     HEADLINE, MODELS = families.headline_keys(CATALOG), tuple(families.models(CATALOG))
@@ -229,11 +235,12 @@ def realism(results: Path, runs: Path, baseline: str | None, name: str, boot) ->
     trained = sorted(p.parent for p in runs.glob("*/seed*/metrics.json"))
     if not trained:
         raise DataError(f"No <variant>/seed<k>/metrics.json under {runs}; train the runs first "
-                        "(bash scripts/run_realism.sh screen).")
+                        "(python run.py experiment=realism/<variant> seed=<k> hydra.run.dir=RUNS/<variant>/seed<k>).")
     unscored = [str(p) for p in trained if not (p / "eval_val" / "metrics.csv").is_file()]
     if unscored:
         raise DataError(f"{len(unscored)} runs are not scored on the validation axes ({unscored[:3]} ...); "
-                        "run bash scripts/run_realism.sh score.")
+                        "score each: python run.py mode=evaluate 'evaluation.tests=[validation,shift_validation]' "
+                        "evaluation.checkpoints.model_a=RUN/checkpoints/best.ckpt hydra.run.dir=RUN/eval_val")
     long, rows = [], []
     for run in trained:
         meta = json.loads((run / "metrics.json").read_text())
@@ -254,7 +261,7 @@ def realism(results: Path, runs: Path, baseline: str | None, name: str, boot) ->
 
 
 def freeze_validation(results: Path, runs: Path, boot) -> None:
-    """The freeze candidates (scripts/run_freeze.sh) on the two validation axes: run folders <model>_seed<k>/ with
+    """The freeze candidates (protocol.md entry 3) on the two validation axes: run folders <model>_seed<k>/ with
     eval_val_<mode>/ -> RESULTS/validation_per_patient.csv (model = <model>[+column]@<mode>), validation_modes.csv
     (per model: each mode and the column band against its own sliding window, paired over patients and seeds),
     validation_models.csv (per mode and post-processing: each model against model_b_aug, and model_a_combined
@@ -266,7 +273,9 @@ def freeze_validation(results: Path, runs: Path, boot) -> None:
     unscored = [str(r) for r in trained if not list(r.glob("eval_val_*/metrics.csv"))]
     if not trained or unscored:
         raise DataError(f"no scored runs <model>_seed<k>/eval_val_<mode>/ under {runs} (unscored: {unscored[:3]}); "
-                        "run bash scripts/run_freeze.sh validate.")
+                        "score each on both validation axes: python run.py mode=evaluate "
+                        "'evaluation.tests=[validation,shift_validation]' inference_mode=MODE "
+                        "++evaluation.checkpoints.<model>=RUN/checkpoints/best.ckpt hydra.run.dir=RUN/eval_val_MODE")
     long = []
     for run in trained:
         seed = str(json.loads((run / "metrics.json").read_text())["seed"])
@@ -368,7 +377,9 @@ def volumes(results: Path, outputs: Path) -> None:
           f"volume_slices.png (subject {subject})")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, cfg=None) -> None:
+    """argv: a subcommand and its arguments (default sys.argv); cfg: a composed config (``run.py mode=collect``)
+    instead of composing one from the overrides after `--`."""
     argv = sys.argv[1:] if argv is None else list(argv)
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
@@ -424,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "curves":
             export(args.prefix, args.runs)
             return
-        boot = bootstrap(overrides)
+        boot = bootstrap(overrides, cfg)
         if args.command == "experiment":
             experiment(args.runs, args.results, boot)
         elif args.command == "headline":
