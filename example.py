@@ -8,7 +8,7 @@ side by side, and one figure.
   python example.py source=sample budget=smoke --out /tmp/example   # seconds (the test's run)
 
 Any config override of run.py works (e.g. contrast=t2_like). The tiny budget demonstrates the pipeline, not the
-result: the experiment's numbers (3 seeds, full budget, every test) are in results/headline.csv and README.md.
+result: the experiment's numbers (3 seeds, full budget, every test) are in results/archive/headline.csv and README.md.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> None:
     variants = list(dict.fromkeys(k[:2] for k in keys))
     structures = ("vertebra", "disc", "canal", "mean")
     print(f"3. Dice, Model A | Model B, mean over {summary['aggregates'][0]['n_patients']} test patient(s) "
-          f"(tiny budget: a demonstration, not a result; see results/headline.csv)")
+          f"(tiny budget: a demonstration, not a result; see results/archive/headline.csv)")
     print(f"   {'test / variant':30s}" + "".join(f"{s:>16s}" for s in structures))
     for test, variant in variants:
         cells = [" | ".join(f"{dice[(m, test, variant, s)]['mean']:.3f}" if (m, test, variant, s) in dice else "  n/a"
@@ -101,7 +101,7 @@ def figure(path: Path, label_map, synthetic, dice: dict, keys, checkpoints: dict
     ax.set_ylabel("mean Dice (vertebra, disc, canal)")
     ax.set_ylim(0, 1)
     ax.legend()
-    ax.set_title("tiny budget: demonstrates the pipeline, not the result (results/headline.csv)", fontsize=9)
+    ax.set_title("tiny budget: demonstrates the pipeline, not the result (results/archive/headline.csv)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

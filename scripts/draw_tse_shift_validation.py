@@ -1,5 +1,5 @@
 """Draw the shift-validation third of the T2 TSE series once (stratified by mid-sagittal slices) and write it to
-results/realism/tse_shift_validation.json; the list goes into conf/evaluation/default.yaml
+results/archive/realism/tse_shift_validation.json; the list goes into conf/evaluation/default.yaml
 (evaluation.tse_shift_validation), where tests/test_evaluation.py checks it against this draw.
 
   python scripts/draw_tse_shift_validation.py [--seed 2026]
@@ -33,7 +33,7 @@ def main() -> None:
            "n_mid_series": len(set(series) & mid), "n_mid_series_total": len(mid),
            "n_slices": sum(slices[s] for s in series), "n_slices_total": len(records),
            "n_mid_slices": sum(mid_slices[s] for s in series), "n_mid_slices_total": sum(mid_slices.values())}
-    path = PROJECT_ROOT / "results" / "realism" / "tse_shift_validation.json"
+    path = PROJECT_ROOT / "results" / "archive" / "realism" / "tse_shift_validation.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out))

@@ -1,8 +1,8 @@
 """Lever 1's gallery: synthetic images of each screened generator variant beside the real slices of the same label
 maps (training patients), so a reader can judge realism by eye.
 
-  python scripts/generator_variants_gallery.py [OUT_PNG]   (default results/reality_gap/generator_variants.png)
-  python scripts/generator_variants_gallery.py results/realism/gallery.png realism
+  python scripts/generator_variants_gallery.py [OUT_PNG]   (default results/archive/reality_gap/generator_variants.png)
+  python scripts/generator_variants_gallery.py results/archive/realism/gallery.png realism
                       # every conf/experiment/realism/*.yaml (the realism screen; label maps with tissue classes)
 
 Rows: the real T2 SPACE slice, then one synthetic image per variant (the frozen default, and the one-change
@@ -77,5 +77,5 @@ def main(out: Path, folder: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "results" / "reality_gap" / "generator_variants.png",
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "results" / "archive" / "reality_gap" / "generator_variants.png",
          sys.argv[2] if len(sys.argv) > 2 else None)

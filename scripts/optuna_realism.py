@@ -6,7 +6,7 @@ with the pinned Optuna: "Unexpected type annotation: Set[str]"). The sqlite stor
 resumes; several workers may share it (each stops when the study has --trials completed trials).
 
   python scripts/optuna_realism.py run --trials 20 [--threads 1] [--sampler-seed 0]   # one worker
-  python scripts/optuna_realism.py export      # results/realism/optuna_trials.csv and optuna_front.png
+  python scripts/optuna_realism.py export      # results/archive/realism/optuna_trials.csv and optuna_front.png
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from spine_synthseg.evaluation import axes  # noqa: E402
 from spine_synthseg.evaluation import collect as c  # noqa: E402
 from spine_synthseg.evaluation.figures import front_plot  # noqa: E402
 
-STORAGE = ROOT / "results" / "realism" / "optuna.db"
+STORAGE = ROOT / "results" / "archive" / "realism" / "optuna.db"
 SPACE = ROOT / "conf" / "search" / "realism.yaml"
 OUT = ROOT / "outputs" / "realism_optuna"
 STUDY = "realism"
@@ -79,14 +79,14 @@ def export() -> None:
                "shift": t.values[1] if t.values else None, **{k: t.user_attrs.get(k) for k in ("shift_dixon", "shift_tse")},
                "on_front": t.number in front, "commit": t.user_attrs.get("commit"), **t.params}
         rows.append(row)
-    c.write_csv(ROOT / "results" / "realism" / "optuna_trials.csv", rows)
+    c.write_csv(ROOT / "results" / "archive" / "realism" / "optuna_trials.csv", rows)
     for t in done:  # one seed, no CI: the points alone
         points.append({"variant": f"t{t.number}", "n_seeds": 1, "in_domain": t.values[0], "shift": t.values[1],
                        "in_domain_ci_low": t.values[0], "in_domain_ci_high": t.values[0], "shift_ci_low": t.values[1],
                        "shift_ci_high": t.values[1], "on_front": t.number in front})
-    front_plot(points, ROOT / "results" / "realism" / "optuna_front.png",
+    front_plot(points, ROOT / "results" / "archive" / "realism" / "optuna_front.png",
                f"Optuna study '{STUDY}': {len(done)} completed trials, seed 0")
-    print(f"{len(done)} completed trials, front {sorted(front)}; written results/realism/optuna_trials.csv")
+    print(f"{len(done)} completed trials, front {sorted(front)}; written results/archive/realism/optuna_trials.csv")
 
 
 def main() -> None:

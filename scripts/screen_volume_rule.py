@@ -1,9 +1,9 @@
-"""Screen the volume rules on validation data only and write results/volume_rule/ (evaluation/rule_screen.py):
+"""Screen the volume rules on validation data only and write results/archive/volume_rule/ (evaluation/rule_screen.py):
 volume_rows.csv, per_patient.csv, paired.csv (every candidate - no rule, per model), choice.json, summary.md, and
 the before / after figure of the chosen rule (or, when none is adopted, of the candidate that removes the most false
 spine); rows.csv (every image row, large) stays in --out only when --out is not results/.
 
-  python scripts/screen_volume_rule.py [--out results/volume_rule] [--models models] [OVERRIDES ...]
+  python scripts/screen_volume_rule.py [--out results/archive/volume_rule] [--models models] [OVERRIDES ...]
   python scripts/screen_volume_rule.py --render      # summary.md again from the committed paired.csv and choice.json
 """
 
@@ -25,7 +25,7 @@ TESTS = "evaluation.tests=[validation,shift_validation,shift_validation_volumes]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "volume_rule")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "archive" / "volume_rule")
     parser.add_argument("--models", type=Path, default=PROJECT_ROOT / "models")
     parser.add_argument("--render", action="store_true", help="only re-render summary.md from --out")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. evaluation.max_patients=2")

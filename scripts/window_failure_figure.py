@@ -6,7 +6,7 @@ each row a (model, slice), columns image | truth | one prediction per inference 
   python scripts/window_failure_figure.py OUT.png --family shift_validation --series 1011 VB3_04 \
       --modes sliding_window full_pass large_window -- model_a=... model_b_aug=...
 
-  python scripts/window_failure_figure.py OUT.png --family external --pick results/final/default/per_patient.csv \
+  python scripts/window_failure_figure.py OUT.png --family external --pick results/archive/final/default/per_patient.csv \
       t2_like model_a model_b_aug --modes sliding_window -- model_a=... model_b_aug=...
 
 --pick CSV VARIANT X Y chooses the slices by a rule instead of --series: of the patients of VARIANT in that

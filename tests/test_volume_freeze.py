@@ -76,9 +76,9 @@ def tree(tmp_path):
             slices += long_table([r for r in _image_rows(old, seed, dict(LEVEL, fs=40.0), rng)
                                   if r["test"] != "shift_validation_volumes"])
         volumes += [r for r in _image_rows(model, 0, dict(LEVEL, fs=40.0), rng) if r["model"].endswith("+no_rule")]
-    write_csv(results / "freeze" / "validation_per_patient.csv",
+    write_csv(results / "archive" / "freeze" / "validation_per_patient.csv",
               [{**r, "model": f"{r['model']}@sliding_window"} for r in slices])
-    write_csv(results / "volumes" / "shift_val_per_patient.csv",
+    write_csv(results / "archive" / "volumes" / "shift_val_per_patient.csv",
               [{"run": "sliding_window", **r, "model": r["model"].removesuffix("+no_rule")}
                for r in long_table(volumes)])
     return runs, results

@@ -26,6 +26,7 @@ CATALOG = families.catalog_of(CONFIG)  # every family's and model's name (conf/c
 MODE = str(CONFIG.inference_mode)  # the inference mode the freeze chose (conf/config.yaml)
 MODELS = tuple(families.models(CATALOG))
 NAMES = {m: rt.model_name(CATALOG, m) for m in MODELS}
+ARCHIVE = "archive"  # earlier experiments (results/README.md): every table of them reads results/archive/
 FINAL, PREVIOUS, VOLUMES = rt.protocol("final"), rt.protocol("previous"), rt.protocol("volumes")  # each entry's tables
 VOLUME_FREEZE = rt.protocol("volume_freeze")
 HOME = [("contrast", v) for v in ("gamma_0.5", "gamma_2.0", "inversion", "piecewise_shuffle")] + \
@@ -46,7 +47,7 @@ def present(rows) -> list[str]:
 
 
 def headline(root: Path) -> str:
-    """The previous experiment's headline (results/headline.csv)."""
+    """The previous experiment's headline (results/archive/headline.csv)."""
     return rt.headline_table(read(root / "headline.csv"), CATALOG, PREVIOUS, seeds_column=False)
 
 
@@ -58,7 +59,7 @@ def paired(root: Path, pairs: list | None = None) -> str:
 
 
 def table(root: Path, keys: list[tuple[str, str]], structure: str, metric: str, title: str) -> str:
-    rows = {(r["model"], r["test"], r["variant"]): r for r in read(root / "default" / "all_tests.csv")
+    rows = {(r["model"], r["test"], r["variant"]): r for r in read(root / ARCHIVE / "default" / "all_tests.csv")
             if r["structure"] == structure and r["metric"] == metric and (r["test"], r["variant"]) in keys}
     models = present(rows.values())
     lines = [f"| {title} | " + " | ".join(NAMES[m] for m in models) + " |", "|---|" + "---|" * len(models)]
@@ -81,7 +82,7 @@ def per_structure(root: Path) -> str:
 
 
 def external(root: Path) -> str:
-    rows = [r for r in read(root / "default" / "all_tests.csv") if r["test"] == "external"]
+    rows = [r for r in read(root / ARCHIVE / "default" / "all_tests.csv") if r["test"] == "external"]
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     parts = []
     for metric in ("vb_dice", "vb_recall", "vb_fp_far"):
@@ -92,11 +93,11 @@ def external(root: Path) -> str:
 def protocols(root: Path) -> str:
     """Seed 0: the same checkpoints under the old label-centred crop and on whole slices; and the old-protocol
     models (crop-trained, old results) for reference."""
-    path = root / "default" / "protocol_comparison_seed0.csv"
+    path = root / ARCHIVE / "default" / "protocol_comparison_seed0.csv"
     if not path.is_file():
         return "(not run)"
     rows = {(r["protocol"], r["model"], r["variant"]): r for r in read(path) if r["structure"] == "mean"}
-    old = {(r["model"], r["variant"]): r for r in read(root / "old_crop_protocol" / "default" / "across_seeds.csv")
+    old = {(r["model"], r["variant"]): r for r in read(root / ARCHIVE / "old_crop_protocol" / "default" / "across_seeds.csv")
            if r["structure"] == "mean"}
     lines = ["| model | test | old models, old crop protocol (3 seeds) | these models, old crop protocol | these models, whole slices |",
              "|---|---|---|---|---|"]
@@ -114,7 +115,7 @@ def protocols(root: Path) -> str:
 def inference_choice(root: Path) -> str:
     import json
 
-    path = root / "inference_choice.json"
+    path = root / ARCHIVE / "inference_choice.json"
     if not path.is_file():
         return "(not run)"
     data = json.loads(path.read_text())
@@ -128,7 +129,7 @@ def inference_choice(root: Path) -> str:
 
 
 def screening(root: Path) -> str:
-    path = root / "reality_gap" / "screening.csv"
+    path = root / ARCHIVE / "reality_gap" / "screening.csv"
     if not path.is_file():
         return "(not run)"
     lines = ["| run (seed 0) | change | val Dice mean | vertebra | disc | canal | difference vs baseline [95% CI] |",
@@ -153,7 +154,7 @@ SHORT_BUDGET = ("trainer=cpu", "scheduler=warmup_cosine", "synth.output_percenti
 
 
 def confirmation(root: Path, name: str = "confirmation") -> str:
-    path = root / "reality_gap" / f"{name}.csv"
+    path = root / ARCHIVE / "reality_gap" / f"{name}.csv"
     if not path.is_file():
         return "(not run)"
     lines = ["| Model A configuration | seeds | val Dice mean | vertebra | disc | canal | difference [95% CI] |",
@@ -163,7 +164,7 @@ def confirmation(root: Path, name: str = "confirmation") -> str:
 
 
 def frozen_vs_short(root: Path) -> str:
-    path = root / "reality_gap" / "frozen_vs_short_budget.csv"
+    path = root / ARCHIVE / "reality_gap" / "frozen_vs_short_budget.csv"
     if not path.is_file():
         return "(not run)"
     lines = ["| real test set | model | short budget | frozen configuration | difference [95% CI] | patients |",
@@ -176,8 +177,8 @@ def frozen_vs_short(root: Path) -> str:
 
 def targets(root: Path) -> str:
     """The reality-gap issue's targets (conf/protocol/previous.yaml), each read from the committed results."""
-    return rt.targets_table(read(root / "headline.csv"), read(root / "paired_differences.csv"),
-                            read(root / "default" / "all_tests.csv"), CATALOG, PREVIOUS)
+    return rt.targets_table(read(root / ARCHIVE / "headline.csv"), read(root / ARCHIVE / "paired_differences.csv"),
+                            read(root / ARCHIVE / "default" / "all_tests.csv"), CATALOG, PREVIOUS)
 
 
 def step_speed(root: Path, name: str = "step_speed") -> str:
@@ -199,7 +200,7 @@ def step_speed(root: Path, name: str = "step_speed") -> str:
 
 
 def learning_curves(root: Path, name: str = "learning_curves") -> str:
-    path = root / "reality_gap" / f"{name}.csv"
+    path = root / ARCHIVE / "reality_gap" / f"{name}.csv"
     if not path.is_file():
         return "(not run)"
     values = {(r["run"], r["tag"], int(r["step"])): float(r["value"]) for r in read(path)}
@@ -216,11 +217,11 @@ def learning_curves(root: Path, name: str = "learning_curves") -> str:
 
 def dixon_shipped(root: Path) -> str:
     """The shipped (seed-0) models on external_dixon's test subjects: one seed, both inference modes."""
-    path = root / "external_dixon_shipped.csv"
+    path = root / ARCHIVE / "external_dixon_shipped.csv"
     if not path.is_file():
         return "(not run)"
     rows = {(r["run"], r["model"], r["metric"]): r for r in read(path)}
-    pairs = {(r["run"], r["model_a"], r["model_b"], r["metric"]): r for r in read(root / "external_dixon_shipped_paired.csv")}
+    pairs = {(r["run"], r["model_a"], r["model_b"], r["metric"]): r for r in read(root / ARCHIVE / "external_dixon_shipped_paired.csv")}
     lines = ["| inference | metric | " + " | ".join(NAMES[m] for m in MODELS) + " | A - B+aug | A - B | C - B+aug |",
              "|---|---|" + "---|" * (len(MODELS) + 3)]
     for run in dict.fromkeys(k[0] for k in rows):  # the inference modes, in the file's order
@@ -261,8 +262,8 @@ def _diff(r: dict, axis: str) -> str:
 
 
 def realism(root: Path, name: str = "screening") -> str:
-    """The realism screen on the two validation axes (results/realism/NAME_summary.csv)."""
-    path = root / "realism" / f"{name}_summary.csv"
+    """The realism screen on the two validation axes (results/archive/realism/NAME_summary.csv)."""
+    path = root / ARCHIVE / "realism" / f"{name}_summary.csv"
     if not path.is_file():
         return "(not run)"
     lines = ["| variant | seeds | in-domain Dice [95% CI] | shift [95% CI] | Dixon vb_dice | TSE Dice | "
@@ -275,8 +276,8 @@ def realism(root: Path, name: str = "screening") -> str:
 
 
 def lever5(root: Path) -> str:
-    """Inference variants of the shipped checkpoints on both validation axes (results/realism/inference_variants.csv)."""
-    path = root / "realism" / "inference_variants.csv"
+    """Inference variants of the shipped checkpoints on both validation axes (results/archive/realism/inference_variants.csv)."""
+    path = root / ARCHIVE / "realism" / "inference_variants.csv"
     if not path.is_file():
         return "(not run)"
     lines = ["| model | inference | in-domain Dice | shift | Dixon vb_dice | TSE Dice | in-domain vs plain | shift vs plain |",
@@ -290,8 +291,8 @@ def lever5(root: Path) -> str:
 
 
 def optuna_front(root: Path) -> str:
-    """The Optuna study's completed trials on its front (results/realism/optuna_trials.csv), best shift first."""
-    path = root / "realism" / "optuna_trials.csv"
+    """The Optuna study's completed trials on its front (results/archive/realism/optuna_trials.csv), best shift first."""
+    path = root / ARCHIVE / "realism" / "optuna_trials.csv"
     if not path.is_file():
         return "(not run)"
     rows = [r for r in read(path) if r["state"] == "COMPLETE"]
@@ -307,10 +308,10 @@ def optuna_front(root: Path) -> str:
 
 
 def freeze(root: Path, reference: str, mode: str | None = None) -> str:
-    """The freeze candidates on both validation axes (results/freeze/validation_models.csv or _modes.csv):
+    """The freeze candidates on both validation axes (results/archive/freeze/validation_models.csv or _modes.csv):
     reference "model_b_aug" / "model_a" (each model against it, per mode and post-processing) or "modes" (each
     model's modes and column band against its own sliding window); `mode`: only that inference mode's rows."""
-    path = root / "freeze" / ("validation_modes.csv" if reference == "modes" else "validation_models.csv")
+    path = root / ARCHIVE / "freeze" / ("validation_modes.csv" if reference == "modes" else "validation_models.csv")
     if not path.is_file():
         return "(not run)"
     rows = [r for r in read(path) if (reference == "modes" or r["reference"] == reference)
@@ -330,8 +331,8 @@ def freeze(root: Path, reference: str, mode: str | None = None) -> str:
 
 def freeze_grid(root: Path) -> str:
     """Each freeze candidate (rows) under each inference mode and post-processing (columns): in-domain / shift
-    validation Dice, 3 seeds (results/freeze/validation_modes.csv; CIs and paired differences there)."""
-    path = root / "freeze" / "validation_modes.csv"
+    validation Dice, 3 seeds (results/archive/freeze/validation_modes.csv; CIs and paired differences there)."""
+    path = root / ARCHIVE / "freeze" / "validation_modes.csv"
     if not path.is_file():
         return "(not run)"
     rows = read(path)
@@ -349,8 +350,8 @@ def freeze_grid(root: Path) -> str:
 
 def freeze_mode_choice(root: Path) -> str:
     """Per model, each other inference mode and the column band minus its sliding window, paired over validation
-    patients and seeds (results/freeze/validation_modes.csv): the numbers behind the mode and band choices."""
-    path = root / "freeze" / "validation_modes.csv"
+    patients and seeds (results/archive/freeze/validation_modes.csv): the numbers behind the mode and band choices."""
+    path = root / ARCHIVE / "freeze" / "validation_modes.csv"
     if not path.is_file():
         return "(not run)"
     rows = [r for r in read(path) if r["in_domain_diff"] != "nan"]
@@ -369,7 +370,7 @@ def freeze_mode_choice(root: Path) -> str:
 def freeze_hd95(root: Path) -> str:
     """Vertebra HD95 (mm) on the validation patients: each freeze candidate (rows) under each inference mode
     without and with the column band (columns), mean [95% CI] over patients and seeds."""
-    path = root / "freeze" / "validation_hd95.csv"
+    path = root / ARCHIVE / "freeze" / "validation_hd95.csv"
     if not path.is_file():
         return "(not run)"
     rows = read(path)
@@ -448,7 +449,7 @@ def freeze_axes(root: Path) -> str:
 
 
 def inference_modes(root: Path) -> str:
-    """Every real test under every inference mode, the frozen models (results/final/inference_mode.csv)."""
+    """Every real test under every inference mode, the frozen models (results/archive/final/inference_mode.csv)."""
     path = root / FINAL["results"] / "inference_mode.csv"
     if not path.is_file():
         return "(not run)"
@@ -468,7 +469,7 @@ def inference_modes(root: Path) -> str:
 
 def inference_mode_differences(root: Path) -> str:
     """The pre-registered comparisons (conf/protocol/final.yaml mode_pairs) on every real test under every inference
-    mode (results/final/inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
+    mode (results/archive/final/inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
     path = root / FINAL["results"] / "inference_mode_paired.csv"
     if not path.is_file():
         return "(not run)"
@@ -489,7 +490,7 @@ def inference_mode_differences(root: Path) -> str:
 
 
 def volumes(root: Path, split: str = "test", every_mode: bool = False) -> str:
-    """The shipped models on whole volumes (results/volumes/SPLIT.csv; protocol.md entry 4): the configured
+    """The shipped models on whole volumes (results/archive/volumes/SPLIT.csv; protocol.md entry 4): the configured
     inference mode, or every mode one table after the other."""
     path = root / VOLUMES["results"] / f"{split}.csv"
     if not path.is_file():
@@ -549,8 +550,8 @@ def volume_qc(root: Path) -> str:
 
 def volume_rule(root: Path, metrics=("vb_dice3d", "vb_recall3d", "false_spine_ml", "false_spine_slices")) -> str:
     """The adopted volume rule against none on the shift-validation volumes: per model the means without and with
-    it and the paired difference [95 % CI] (results/volume_rule/, scripts/screen_volume_rule.py)."""
-    folder = root / "volume_rule"
+    it and the paired difference [95 % CI] (results/archive/volume_rule/, scripts/screen_volume_rule.py)."""
+    folder = root / ARCHIVE / "volume_rule"
     if not (folder / "choice.json").is_file():
         return "(not run)"
     rule = json.loads((folder / "choice.json").read_text())["chosen"]
@@ -574,9 +575,9 @@ def volume_rule(root: Path, metrics=("vb_dice3d", "vb_recall3d", "false_spine_ml
 
 
 def absence(root: Path) -> str:
-    """The absence screen (results/absence/): per run the three validation axes (volume metrics with the volume
+    """The absence screen (results/archive/absence/): per run the three validation axes (volume metrics with the volume
     rule / without) and its paired difference to its model's baseline run on in-domain Dice and false spine."""
-    folder = root / "absence"
+    folder = root / ARCHIVE / "absence"
     if not (folder / "runs.csv").is_file():
         return "(not run)"
     diffs = {(r["run"], r["axis"], r["volume_rule"]): r for r in read(folder / "paired.csv")}
@@ -599,14 +600,15 @@ def absence(root: Path) -> str:
 
 
 SECTIONS = {
-    "headline": headline, "paired_key": lambda r: paired(r, PREVIOUS["pairs"]), "paired": paired, "protocols": protocols,
-    "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / "full_pass"),
+    "headline": lambda r: headline(r / ARCHIVE), "paired_key": lambda r: paired(r / ARCHIVE, PREVIOUS["pairs"]),
+    "paired": lambda r: paired(r / ARCHIVE), "protocols": protocols,
+    "inference_choice": inference_choice, "full_pass_headline": lambda r: headline(r / ARCHIVE / "full_pass"),
     "per_structure": per_structure, "external": external, "home_field": home_field, "screening": screening,
     "step_speed": step_speed, "step_speed_previous": lambda r: step_speed(r, "step_speed_previous_machine"), "learning_curves": learning_curves, "confirmation": confirmation,
     "frozen_vs_short": frozen_vs_short, "targets": targets,
     "learning_curves_6k": lambda r: learning_curves(r, "learning_curves_6k"),
     "candidate_real_clusters": lambda r: confirmation(r, "candidate_real_clusters"),
-    "short_headline": lambda r: headline(r / "short_budget"), "dixon_shipped": dixon_shipped,
+    "short_headline": lambda r: headline(r / ARCHIVE / "short_budget"), "dixon_shipped": dixon_shipped,
     "realism_screen": realism, "realism_strength": lambda r: realism(r, "strength"), "realism_lever5": lever5,
     "realism_optuna": optuna_front,
     "freeze_vs_b_aug": lambda r: freeze(r, "model_b_aug"), "freeze_vs_a": lambda r: freeze(r, "model_a"),
@@ -653,36 +655,36 @@ def main(argv: list[str] | None = None) -> None:
           + freeze_decisions(root) + "\n\n" + freeze_axes(root))
     print("\n## The volume freeze, scored once (results/volume_freeze/)\n\n" + final_headline(root, VOLUME_FREEZE)
           + "\n\n" + final_differences(root, VOLUME_FREEZE) + "\n\n" + final_targets(root, VOLUME_FREEZE))
-    print("\n## Whole volumes, every slice: the shipped models (seed 0; results/volumes/; protocol.md entry 4)\n\n"
+    print("\n## Whole volumes, every slice: the shipped models (seed 0; results/archive/volumes/; protocol.md entry 4)\n\n"
           + volumes(root, every_mode=True) + "\n\n" + volume_differences(root))
     print("\n## Whole volumes: shift-validation volumes (every mode) and the quality flag\n\n"
           + volumes(root, "shift_val", every_mode=True) + "\n\n" + volume_qc(root))
-    print("\n## The volume rule, chosen on the shift-validation volumes (results/volume_rule/; every candidate in its "
+    print("\n## The volume rule, chosen on the shift-validation volumes (results/archive/volume_rule/; every candidate in its "
           "summary.md)\n\n" + volume_rule(root))
-    print("\n## Teaching the absence of spine: the screen on the validation axes (results/absence/; short budget, one "
+    print("\n## Teaching the absence of spine: the screen on the validation axes (results/archive/absence/; short budget, one "
           "seed)\n\n" + absence(root))
-    print("\n## The frozen experiment, scored once (results/final/; protocol.md entry 3)\n\n" + final_headline(root))
+    print("\n## The frozen experiment, scored once (results/archive/final/; protocol.md entry 3)\n\n" + final_headline(root))
     print("\n## The frozen experiment: pre-registered paired differences\n\n" + final_differences(root))
     print("\n## The frozen experiment: targets\n\n" + final_targets(root))
     print("\n## The frozen experiment under every inference mode (absolute)\n\n" + inference_modes(root))
     print("\n## The frozen experiment under every inference mode (paired)\n\n" + inference_mode_differences(root))
-    print("\n## The freeze on the validation axes (results/freeze/)\n\n" + freeze(root, "model_b_aug", MODE)
+    print("\n## The freeze on the validation axes (results/archive/freeze/)\n\n" + freeze(root, "model_b_aug", MODE)
           + "\n\n" + freeze_mode_choice(root) + "\n\n" + freeze_hd95(root))
-    print("\n## Headline of the previous experiment (results/headline.csv): real images, whole slices (mean over 3 "
-          "seeds, 95% CI over patients and seeds)\n\n" + headline(root))
+    print("\n## Headline of the previous experiment (results/archive/headline.csv): real images, whole slices (mean over 3 "
+          "seeds, 95% CI over patients and seeds)\n\n" + headline(root / ARCHIVE))
     print("\n## Paired differences of the previous experiment (per patient; CI over patients and each model's seeds)"
-          "\n\n" + paired(root))
+          "\n\n" + paired(root / ARCHIVE))
     print("\n## The shipped models (seed 0) on external_dixon's test subjects (one seed; results/protocol.md, entry 1)"
           "\n\n" + dixon_shipped(root))
     print("\n## Old crop protocol vs whole slices (mean Dice, seed 0 unless stated)\n\n" + protocols(root))
     print("\n## Inference on the real validation patients (mean Dice)\n\n" + inference_choice(root))
-    if (root / "full_pass" / "headline.csv").is_file():
+    if (root / ARCHIVE / "full_pass" / "headline.csv").is_file():
         print("\n## Headline with the earlier full-pass inference (its own checkpoint selection, 3 seeds)\n\n"
-              + headline(root / "full_pass"))
-        print("\n## Paired differences with full-pass inference\n\n" + paired(root / "full_pass"))
+              + headline(root / ARCHIVE / "full_pass"))
+        print("\n## Paired differences with full-pass inference\n\n" + paired(root / ARCHIVE / "full_pass"))
     print("\n## Per structure\n\n" + per_structure(root))
     print("\n## External (vertebral bodies only), by appearance and sequence\n\n" + external(root))
-    seeds = sorted({r["n_seeds"] for r in read(root / "default" / "all_tests.csv") if r["test"] in ("contrast", "resolution")})
+    seeds = sorted({r["n_seeds"] for r in read(root / ARCHIVE / "default" / "all_tests.csv") if r["test"] in ("contrast", "resolution")})
     print(f"\n## Home-field tests (built from the generator's operators / intensity model; mean Dice; "
           f"{'/'.join(seeds)} seed(s), 95% CI over patients)\n\n" + home_field(root))
     print("\n## Reality-gap screening on the real validation patients (one change each, seed 0)\n\n" + screening(root))
@@ -696,8 +698,9 @@ def main(argv: list[str] | None = None) -> None:
           + confirmation(root, "candidate_real_clusters"))
     print("\n## Frozen configuration vs short budget on the tests (tested once)\n\n" + frozen_vs_short(root))
     print("\n## Reality-gap targets\n\n" + targets(root))
-    if (root / "short_budget" / "headline.csv").is_file():
-        print("\n## Headline of the earlier short-budget experiment (800 fp32 steps)\n\n" + headline(root / "short_budget"))
+    if (root / ARCHIVE / "short_budget" / "headline.csv").is_file():
+        print("\n## Headline of the earlier short-budget experiment (800 fp32 steps)\n\n"
+              + headline(root / ARCHIVE / "short_budget"))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ state) with a model card each (models/<name>.md: data, config, command, headline
   python scripts/ship_models.py outputs/volume_freeze results/volume_freeze models --mode sliding_window \
       --qc-threshold results/volume_freeze/qc_threshold.json --entry 5           # the frozen experiment (entry 5)
   python scripts/ship_models.py --cards results/volume_freeze models   # refresh the cards from RESULTS/headline.csv
-  python scripts/ship_models.py --qc-only models results/qc_threshold.json [--note TEXT]   # store a QC choice in the
+  python scripts/ship_models.py --qc-only models results/archive/qc_threshold.json [--note TEXT]   # store a QC choice in the
                                                                                  # checkpoints (the note: on their cards)
 
 --qc-threshold FILE (or --qc-only) stores the quality score and threshold chosen on validation (the file that
@@ -61,7 +61,7 @@ def strip(src: Path, dst: Path, mode: str | None = None, quality: dict | None = 
 
 def qc_choice(path: Path, note: str = "") -> dict:
     """{score, threshold, chosen_on, note} of the file written by ``scripts/collect.py qc`` (e.g.
-    results/qc_threshold.json); note: what the card should say of it (e.g. which checkpoints it was chosen with)."""
+    results/archive/qc_threshold.json); note: what the card should say of it (e.g. which checkpoints it was chosen with)."""
     choice = json.loads(path.read_text())
     return {"score": choice["score"], "threshold": float(choice["threshold"]),
             "chosen_on": f"{path.as_posix()} (validation: {choice.get('validation', 'unknown')})", "note": note}
@@ -116,7 +116,7 @@ def volume_rule_line() -> str:
 
     rule = _predict_defaults()["volume_rule"]
     return (f"- Whole volumes: predict applies the volume rule `{rule}` (`conf/volume_rule/{rule}.yaml`, chosen on "
-            "validation: results/volume_rule/choice.json) and writes what it removed per slice; "
+            "validation: results/archive/volume_rule/choice.json) and writes what it removed per slice; "
             "`--volume-rule none` turns it off.")
 
 

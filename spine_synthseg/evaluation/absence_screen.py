@@ -1,4 +1,4 @@
-"""The absence screen's collector (results/absence/): runs that teach the absence of spine, on three validation
+"""The absence screen's collector (results/archive/absence/): runs that teach the absence of spine, on three validation
 axes only, each run against its model's baseline run (same budget, same seed).
 
 Axes (long-table keys):
@@ -165,7 +165,7 @@ def front_plot(rows: Sequence[Mapping], path: Path) -> None:
 
 
 def collect(results: Path, runs: Sequence[Path], n_boot: int, confidence: float, seed: int, margin: float) -> dict:
-    """Write results/absence/: per_patient.csv (the long table), runs.csv, paired.csv, candidates.json, front.png
+    """Write results/archive/absence/: per_patient.csv (the long table), runs.csv, paired.csv, candidates.json, front.png
     and training.csv (each run's commit, seed, steps, training seconds, monitor value: its metrics.json) from the
     screen's run folders; returns the candidates."""
     import json

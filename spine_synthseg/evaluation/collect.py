@@ -2,7 +2,7 @@
 
 The long table has one row per (seed, model, test, variant, structure, metric, patient) and its value; a
 patient's value is the mean over its images, image -> series -> patient (``aggregation.patient_values``). An
-evaluation run (metrics.csv), a default experiment (``results/default/per_patient.csv``) and a screening are all
+evaluation run (metrics.csv), a default experiment (``results/archive/default/per_patient.csv``) and a screening are all
 this table; every statistic of the project is computed from it here.
 
 Statistics, for one (model, test, variant, structure, metric) with values V[seed, patient]:

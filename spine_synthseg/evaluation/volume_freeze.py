@@ -5,8 +5,8 @@ Run folders ``<model>_seed<k>/`` hold ``evaluation/`` (scored at training time i
 the volume rule on and off); ``eval_val_<mode>_seed<k>/`` beside them score the four runs of a seed under another
 mode. Rows are named ``<model>[+no_rule]@<mode>``;
 the references, entry 3's configurations without negatives, ``entry3_<model>[+no_rule]@<mode>``: slices from
-results/freeze/validation_per_patient.csv (3 seeds), volumes without the rule from
-results/volumes/shift_val_per_patient.csv (the shipped seed-0 models; one seed).
+results/archive/freeze/validation_per_patient.csv (3 seeds), volumes without the rule from
+results/archive/volumes/shift_val_per_patient.csv (the shipped seed-0 models; one seed).
 
 The decisions, per model, each from paired differences over patients and seeds (two-level CIs, ``collect``; a
 comparison within the same runs, another mode or the rule on and off, pairs the seeds too):
@@ -32,7 +32,7 @@ from spine_synthseg.evaluation.collect import evaluation_long, paired, read_csv,
 
 MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
 ENTRY3 = {"model_a_combined": "model_a", "model_b": "model_b", "model_b_aug": "model_b_aug",
-          "model_c_combined": "model_c"}  # results/freeze/ names -> the models they froze
+          "model_c_combined": "model_c"}  # results/archive/freeze/ names -> the models they froze
 REFERENCE = "entry3_"
 RAISES = ("in_domain", "shift_dixon", "shift_tse", "vb_dice3d")  # what another mode must raise to replace the frozen one
 KEYS = {key: axis for axis, key in AXES.items()}
@@ -69,11 +69,11 @@ def _named(folder: Path, mode: str) -> list[dict]:
 def reference_long(results: Path) -> list[dict]:
     """Entry 3's configurations on the same axes: slices (3 seeds) and volumes without the rule (seed 0)."""
     out = []
-    for r in read_csv(results / "freeze" / "validation_per_patient.csv"):
+    for r in read_csv(results / "archive" / "freeze" / "validation_per_patient.csv"):
         model, mode = r["model"].split("@")
         if model in ENTRY3:
             out.append({**r, "model": name(REFERENCE + ENTRY3[model], mode)})
-    for r in read_csv(results / "volumes" / "shift_val_per_patient.csv"):
+    for r in read_csv(results / "archive" / "volumes" / "shift_val_per_patient.csv"):
         out.append({k: v for k, v in r.items() if k != "run"} | {"model": name(REFERENCE + r["model"], r["run"], False)})
     return out
 
