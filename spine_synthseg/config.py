@@ -66,3 +66,23 @@ def compose_config(overrides: Sequence[str] = (), output_dir: str | Path | None 
         cfg.choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra/")}
         del cfg["hydra"]
     return cfg
+
+
+TRAINING_KEYS = ("budget", "data", "model", "module", "monitor", "optimizer", "preprocess", "scheduler", "seed",
+                 "source", "split", "synth", "trainer", "choices")
+NOT_TRAINING = ("root", "cache_dir", "output_dir", "precision", "progress_bar", "enable_progress_bar", "experiment")
+
+
+def training_config(cfg: DictConfig | dict) -> dict:
+    """The part of a config (composed, or a run's config_resolved.yaml) that decides what a run trains: data,
+    generator, network, optimiser, budget, split, seed and each group's choice; without paths, the precision
+    (chosen by the CPU's bf16 support), progress bars and the experiment file's name. Two commands train the same
+    model when their training_config is equal."""
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in NOT_TRAINING}
+        return [strip(v) for v in node] if isinstance(node, list) else node
+
+    plain = to_dict(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    return strip({k: plain[k] for k in TRAINING_KEYS if k in plain})

@@ -176,6 +176,8 @@ def test_ship_models_writes_slim_checkpoints_and_cards_from_the_runs(evaluated, 
     card = (models / "model_a.md").read_text()
     head = {(r["test"], r["model"]): r for r in rows(results / "headline.csv")}
     assert "`python run.py experiment=model_a seed=0`" in card and "entry 5" in card
+    assert "the same training as" not in card  # the smoke run is not what data=synth composes
+    assert ckpt["config"]["seed"] == 0 and ckpt["config"]["choices"]["data"] == "synth"
     assert f"{float(head[('space_test', 'model_a')]['mean']):.3f} [" in card
     assert "below 0.7500 flags a slice" in card
     with pytest.raises(SystemExit):

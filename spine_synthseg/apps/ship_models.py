@@ -22,35 +22,40 @@ import json
 from pathlib import Path
 
 import torch
+import yaml
 
 from spine_synthseg.data import families
 from spine_synthseg.evaluation.collect import run_config
 from spine_synthseg.evaluation.report_tables import family_label
 
 CARDS = {
-    "model_a": ("Model A: synthetic images only", "experiment=model_a (data=synth)",
+    "model_a": ("Model A: synthetic images only", "python run.py data=synth",  # the main job trains the same
                 "label maps of the 25 SPIDER T2 SPACE training patients, turned into random synthetic MRIs on the fly "
                 "(SpineSynthGenerator, the generator of its experiment file). It never read a real intensity; with the "
-                "frozen generator (freeze/model_a_combined) the background and sub-label maps it paints are k-means "
+                "shipped recipe (conf/recipe/model_a.yaml) the background and sub-label maps it paints are k-means "
                 "clusters of the training slices (class indices only, disclosed like SynthSeg's extra labels). "
                 "Checkpoint chosen on a fixed synthetic validation set (val_synth)."),
-    "model_b": ("Model B: real images only", "experiment=model_b (data=real)",
+    "model_b": ("Model B: real images only", "",
                 "real T2 SPACE images of the 25 training patients with spatial augmentation only. Checkpoint chosen on "
                 "the 6 real validation patients (val_real)."),
     "model_b_aug": ("Model B+aug: real images with nnU-Net intensity augmentation (the fair baseline)",
-                    "experiment=model_b_aug (data=real_aug)",
+                    "",
                     "real T2 SPACE images of the 25 training patients with spatial augmentation and nnU-Net's default "
                     "intensity augmentation. Checkpoint chosen on the 6 real validation patients (val_real)."),
-    "model_c": ("Model C: synthetic and real images mixed in every batch", "experiment=model_c (data=mixed)",
+    "model_c": ("Model C: synthetic and real images mixed in every batch", "",
                 "each batch of 8: 4 synthetic images from label maps of the 25 training patients (as Model A) and 4 "
                 "real T2 SPACE images (as Model B). Checkpoint chosen on the 6 real validation patients (val_real)."),
 }
 
 
-def strip(src: Path, dst: Path, mode: str | None = None, quality: dict | None = None) -> None:
+def strip(src: Path, dst: Path, mode: str | None = None, quality: dict | None = None,
+          config: dict | None = None) -> None:
+    """src -> dst without optimiser state; mode, quality, config (the run's resolved config): stored beside."""
     ckpt = torch.load(src, map_location="cpu", weights_only=False)
-    keep = {k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step")
-            if k in ckpt}
+    keep = {k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step",
+                                 "config") if k in ckpt}
+    if config is not None:
+        keep["config"] = config  # what trained it (config_resolved.yaml): the main job's composition is tested on it
     if mode is not None:
         keep["hyper_parameters"]["inference_mode"] = mode  # the experiment's frozen mode, read by predict
     if quality is not None:
@@ -76,13 +81,15 @@ def store_qc(models: Path, path: Path, note: str = "") -> None:
 
 
 def card(name: str, run: Path, headline: list[dict], source: Path, mode: str | None = None, entry: str = "") -> str:
-    title, _, data = CARDS[name]
+    title, alias, data = CARDS[name]  # alias: a shorter command, named only where it composes the same training
+    if alias and not same_training(alias, yaml.safe_load((run / "config_resolved.yaml").read_text())):
+        alias = ""
     metrics = json.loads((run / "metrics.json").read_text())
     prep = preprocess(run / metrics["checkpoint"])
     experiment = metrics.get("experiment") or name
     negatives = metrics.get("choices", {}).get("negatives", "none")
     lines = [f"# {title}", "", f"`models/{name}.ckpt`: the seed-0 run of the frozen experiment "
-             f"(`python run.py experiment={experiment} seed=0`, commit "
+             f"(`python run.py experiment={experiment} seed=0`{f', the same training as `{alias}`' if alias else ''}, commit "
              f"{metrics.get('commit', 'unknown')}); inference: `{mode or metrics.get('inference_mode', 'as stored in the checkpoint')}`"
              f" (results/protocol.md{f', entry {entry}' if entry else ''}).", "",
              f"- Config: `{run_config(run)}`; batch {metrics['batch_size']} crops of {prep['size'][0]} x {prep['size'][1]} px "
@@ -102,10 +109,16 @@ def card(name: str, run: Path, headline: list[dict], source: Path, mode: str | N
 HEADLINE_INTRO = "Headline results"
 
 
+def same_training(command: str, config: dict) -> bool:
+    """Whether `python run.py OVERRIDES` (command) composes, at the run's seed, what trained a run (its config)."""
+    from spine_synthseg.config import compose_config, training_config
+
+    overrides = command.split()[2:] + [f"seed={config['seed']}"]
+    return training_config(compose_config(overrides)) == training_config(config)
+
+
 def _negatives_rate(run: Path) -> float:
     """The share of negatives the run trained with (its resolved config)."""
-    import yaml
-
     config = yaml.safe_load((run / "config_resolved.yaml").read_text())
     return float(config["data"].get("negatives", {}).get("rate", 0.0))
 
@@ -179,7 +192,8 @@ def ship(runs: Path, results: Path, out: Path, mode: str | None = None, qc: Path
     for name in CARDS:
         run = (runs / f"{name}_seed0").resolve()
         metrics = json.loads((run / "metrics.json").read_text())
-        strip(run / metrics["checkpoint"], out / f"{name}.ckpt", mode, qc_choice(qc) if qc else None)
+        config = yaml.safe_load((run / "config_resolved.yaml").read_text())
+        strip(run / metrics["checkpoint"], out / f"{name}.ckpt", mode, qc_choice(qc) if qc else None, config)
         (out / f"{name}.md").write_text(card(name, run, headline, results / "headline.csv", mode, entry))
         print(f"{out / name}.ckpt ({(out / f'{name}.ckpt').stat().st_size / 1e6:.1f} MB)")
     refresh_cards(results, out)  # the quality line, read back from the checkpoints
