@@ -42,7 +42,7 @@ def grid_overrides(spacing_mm: float | None = None, size=None) -> list[str]:
 def training_label_maps(n: int, overrides: list[str] = ()) -> dict[str, torch.Tensor]:
     """n training crops of label maps of the training patients (the project's split, grid and crop size,
     composed from conf/; never images)."""
-    cfg = compose_config(["data=synth", *overrides])
+    cfg = compose_config(["experiment=model_a", *overrides])
     slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     maps = stack_label_maps(train, list(range(min(n, len(train)))))
@@ -51,8 +51,9 @@ def training_label_maps(n: int, overrides: list[str] = ()) -> dict[str, torch.Te
 
 
 def model_a_generator(overrides: list[str] = ()) -> SpineSynthGenerator:
-    """Model A's generator as the project config builds it."""
-    return instantiate(compose_config(["data=synth", *overrides]).synth)
+    """Model A's generator as the project config builds it: the generator's own defaults (experiment=model_a, what
+    results/benchmarks/generator_speed_cpu.json measured; data=synth's recipe also reads tissue maps)."""
+    return instantiate(compose_config(["experiment=model_a", *overrides]).synth)
 
 
 def machine() -> dict:

@@ -57,7 +57,7 @@ def main(out: Path, folder: str | None = None) -> None:
     labels = stack_label_maps(train, picks)
     rows = [("real T2 SPACE slice", train.image[picks])]
     for name, overrides in variants.items():
-        gen = instantiate(compose_config(overrides).synth)
+        gen = instantiate(compose_config(overrides if folder else ["experiment=model_a", *overrides]).synth)
         images = [gen.generate_batch({k: v[j:j + 1] for k, v in labels.items()},
                                      torch.Generator().manual_seed(j)).image[0, 0] for j in range(COLUMNS)]
         rows.append((name, torch.stack(images)))

@@ -281,7 +281,7 @@ def test_stage_defaults_equal_the_default_presets():
     the default preset (conf/<group>/...), and every constructor argument is set there."""
     from spine_synthseg.config import compose_config
 
-    synth = OmegaConf.to_container(compose_config(["data=synth"]).synth, resolve=True)
+    synth = OmegaConf.to_container(compose_config(["experiment=model_a"]).synth, resolve=True)
     for name, cls in STAGES.items():
         node = {k: v for k, v in synth[name].items() if k != "_target_"}
         params = {k: p.default for k, p in inspect.signature(cls).parameters.items() if k != "n_background"}

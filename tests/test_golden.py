@@ -44,7 +44,7 @@ def drawn_label_maps(b: int = 3, size=(160, 128)) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_generator_matches_golden_batch(tmp_path, name):
     golden = torch.load(GOLDEN)[name]
-    generator = instantiate(compose_cfg(tmp_path, ["data=synth", *CONFIGS[name]]).synth)
+    generator = instantiate(compose_cfg(tmp_path, ["experiment=model_a", *CONFIGS[name]]).synth)  # the generator's own defaults
     out = generator.generate_batch(drawn_label_maps(), torch.Generator().manual_seed(1234))
     image = out.image.double()
     torch.testing.assert_close(out.image[:, 0, 56:104, 40:88], golden["image_crop"], atol=1e-5, rtol=0)

@@ -85,11 +85,12 @@ class SpineSynthGenerator:
     @classmethod
     def from_presets(cls, overrides: Sequence[str] = ()) -> "SpineSynthGenerator":
         """The generator that the project's YAML describes (conf/: the groups spatial ... resolution, the one
-        source of its defaults), with Hydra overrides of those groups or keys, e.g. ``["contrast=t1_like",
-        "artifact=none", "synth.bias.max_std=0.8", "preprocess.spacing_mm=1.0"]``."""
+        source of its defaults; experiment=model_a, which needs a label map only), with Hydra overrides of those
+        groups or keys, e.g. ``["contrast=t1_like", "artifact=none", "synth.bias.max_std=0.8"]``. The shipped Model
+        A's recipe (data=synth) adds stages that read tissue and cluster maps of its preprocessing."""
         from spine_synthseg.config import compose_config  # the config layer composes conf/ for scripts and apps
 
-        return instantiate(compose_config(["data=synth", *overrides]).synth)
+        return instantiate(compose_config(["experiment=model_a", *overrides]).synth)
 
     @torch.no_grad()
     def generate_batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> SynthOutput:
