@@ -48,9 +48,11 @@ def experiment_variants(folder: str) -> dict[str, list[str]]:
     return {n: [f"experiment={folder}/{n}"] for n in sorted(names, key=lambda n: n != "baseline")}
 
 
-def main(out: Path, folder: str | None = None) -> None:
+def main(out: Path, folder: str | None = None, overrides: tuple[str, ...] = ()) -> None:
+    """out: the PNG; folder: conf/experiment/FOLDER's variants (default: the reality-gap VARIANTS); overrides: of
+    the label maps' source, e.g. source=sample."""
     variants = experiment_variants(folder) if folder else VARIANTS
-    cfg = compose_config(["preprocess.n_tissue=12"])  # label maps with the tissue classes (background=tissue)
+    cfg = compose_config(["preprocess.n_tissue=12", *overrides])  # label maps with the tissue classes (background=tissue)
     slices, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
     train = slices.of_patients(splits["train"])
     picks = [round(k * (len(train) - 1) / (COLUMNS - 1)) for k in range(COLUMNS)]  # spread over the training slices

@@ -62,15 +62,17 @@ def objective(trial: optuna.Trial, space: dict, threads: int) -> tuple[float, fl
     return values["in_domain"], values["shift"]
 
 
-def study(sampler_seed: int = 0) -> optuna.Study:
-    STORAGE.parent.mkdir(parents=True, exist_ok=True)
+def study(sampler_seed: int = 0, storage: Path = STORAGE) -> optuna.Study:
+    storage.parent.mkdir(parents=True, exist_ok=True)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=8, multivariate=True)
-    return optuna.create_study(study_name=STUDY, storage=f"sqlite:///{STORAGE}", directions=["maximize", "maximize"],
+    return optuna.create_study(study_name=STUDY, storage=f"sqlite:///{storage}", directions=["maximize", "maximize"],
                                load_if_exists=True, sampler=sampler)
 
 
-def export() -> None:
-    s = study()
+def export(storage: Path = STORAGE, out: Path = STORAGE.parent) -> None:
+    """OUT/optuna_trials.csv (every trial: state, objectives, parts, front membership, commit, parameters) and
+    OUT/optuna_front.png from the study in `storage`."""
+    s = study(storage=storage)
     rows, points = [], []
     done = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
     front = {t.number for t in s.best_trials}
@@ -79,14 +81,14 @@ def export() -> None:
                "shift": t.values[1] if t.values else None, **{k: t.user_attrs.get(k) for k in ("shift_dixon", "shift_tse")},
                "on_front": t.number in front, "commit": t.user_attrs.get("commit"), **t.params}
         rows.append(row)
-    c.write_csv(ROOT / "results" / "archive" / "realism" / "optuna_trials.csv", rows)
+    c.write_csv(out / "optuna_trials.csv", rows)
     for t in done:  # one seed, no CI: the points alone
         points.append({"variant": f"t{t.number}", "n_seeds": 1, "in_domain": t.values[0], "shift": t.values[1],
                        "in_domain_ci_low": t.values[0], "in_domain_ci_high": t.values[0], "shift_ci_low": t.values[1],
                        "shift_ci_high": t.values[1], "on_front": t.number in front})
-    front_plot(points, ROOT / "results" / "archive" / "realism" / "optuna_front.png",
+    front_plot(points, out / "optuna_front.png",
                f"Optuna study '{STUDY}': {len(done)} completed trials, seed 0")
-    print(f"{len(done)} completed trials, front {sorted(front)}; written results/archive/realism/optuna_trials.csv")
+    print(f"{len(done)} completed trials, front {sorted(front)}; written {out / 'optuna_trials.csv'}")
 
 
 def main() -> None:

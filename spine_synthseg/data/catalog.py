@@ -25,6 +25,13 @@ def load_splits(source: dict, preprocess: dict, split: dict, cache_dir: str | Pa
     return slices, split_patients(slices.patient_ids, dict(split["fractions"]), int(split["seed"]))
 
 
+def source_split(source: dict, split: dict) -> dict[str, list[str]]:
+    """The patient-level split of a source from its patients' IDs alone (what ``load_splits`` gives, with nothing
+    preprocessed: evaluation needs the split, not the training grid)."""
+    records, _ = read_records(SourceConfig.from_dict(source), None)
+    return split_patients([r.patient_id for r in records], dict(split["fractions"]), int(split["seed"]))
+
+
 def load_native(source: dict, patients: Collection[str] | None = None) -> list[SliceRecord]:
     """The raw slices (native grid and intensities) of a ``source`` node, all or only `patients`'; what evaluation
     and validation segment whole and score on."""

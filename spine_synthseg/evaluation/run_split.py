@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from spine_synthseg.config import to_dict
-from spine_synthseg.data.catalog import load_splits
+from spine_synthseg.data.catalog import source_split
 from spine_synthseg.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ PARTS = ("train", "val", "test")
 
 def config_split(cfg: DictConfig) -> dict:
     """The split that ``source`` and ``split`` of the config give: {"source": folder name, "train", "val", "test"}."""
-    _, splits = load_splits(to_dict(cfg.source), to_dict(cfg.preprocess), to_dict(cfg.split), cfg.paths.cache_dir)
+    splits = source_split(to_dict(cfg.source), to_dict(cfg.split))
     return {"source": Path(cfg.source.root).name, **splits}
 
 
