@@ -85,7 +85,7 @@ def test_names_and_the_inference_mode_have_one_source():
 
 
 def test_the_shipped_qc_threshold_is_the_chosen_one():
-    chosen = json.loads((PROJECT_ROOT / "results" / "archive" / "qc_threshold.json").read_text())
+    chosen = json.loads((PROJECT_ROOT / "results" / "volume_freeze" / "qc_threshold.json").read_text())
     for name in families.models(families.catalog_of()):
         saved = torch.load(PROJECT_ROOT / "models" / f"{name}.ckpt", map_location="cpu", weights_only=False)
         assert saved["quality"]["threshold"] == chosen["threshold"] and saved["quality"]["score"] == chosen["score"]

@@ -6,7 +6,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf.errors import InterpolationResolutionError
 
-from spine_synthseg.config import CONFIG_DIR, compose_config, to_dict, training_config
+from spine_synthseg.config import CONFIG_DIR, PROJECT_ROOT, compose_config, to_dict, training_config
 from spine_synthseg.errors import ConfigError
 from spine_synthseg.models.schedules import WarmupDecay
 from tests.helpers import compose_cfg
@@ -255,3 +255,18 @@ def test_data_synth_is_the_volume_freezes_model_a_and_experiment_model_a_the_ear
     assert (main.choices.background, earlier.choices.background) == ("tissue", "distance_random")
     assert (main.data.negatives.rate, earlier.data.negatives.rate) == (0.1, 0.0)
     assert (main.preprocess.n_tissue, earlier.preprocess.n_tissue) == (12, 0)
+
+
+def test_the_main_job_trains_the_shipped_model_a():
+    """`python run.py data=synth` (the README's main job) composes what trained models/model_a.ckpt (the config
+    stored in it by ship_models), and so does the command on its card; the earlier Model A differs."""
+    import re
+
+    stored = training_config(torch.load(PROJECT_ROOT / "models" / "model_a.ckpt", map_location="cpu",
+                                        weights_only=False)["config"])
+    assert training_config(compose_config(["data=synth"])) == stored
+    card = (PROJECT_ROOT / "models" / "model_a.md").read_text()
+    command = re.search(r"`python run.py (experiment=\S+ seed=\d+)`", card).group(1)
+    assert training_config(compose_config(command.split())) == stored
+    assert "the same training as `python run.py data=synth`" in card
+    assert training_config(compose_config(["experiment=model_a"])) != stored

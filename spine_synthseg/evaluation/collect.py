@@ -344,7 +344,7 @@ def run_config(run: str | Path) -> str:
     choices = yaml.safe_load((hydra_dir / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
     resolved = hydra_dir.parent / "config_resolved.yaml"  # interpolations resolved (older runs: Hydra's own)
     cfg = yaml.safe_load((resolved if resolved.is_file() else hydra_dir / "config.yaml").read_text())
-    skip = ("hydra.", "seed=", "experiment=", "evaluate_after_fit", "trainer.enable_progress_bar")
+    skip = ("hydra.", "seed=", "experiment=", "evaluate_after_fit", "trainer.enable_progress_bar", "skip_done", "collect")
     extra = [o for o in yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if not o.startswith(skip)]
     precision = cfg["trainer"].get("precision", "32-true")
     if choices["data"] in ("synth", "mixed"):  # how synthetic images are normalised (null: min-max)
