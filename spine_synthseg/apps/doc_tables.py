@@ -163,16 +163,20 @@ def confirmation(root: Path, name: str = "confirmation") -> str:
     return "\n".join(lines)
 
 
-def frozen_vs_short(root: Path) -> str:
-    path = root / ARCHIVE / "reality_gap" / "frozen_vs_short_budget.csv"
+def compared(path: Path, old: str, new: str, labels: dict | None = None) -> str:
+    """A `scripts/collect.py compare` table (NEW - OLD per model and headline test, paired per patient)."""
     if not path.is_file():
         return "(not run)"
-    lines = ["| real test set | model | short budget | frozen configuration | difference [95% CI] | patients |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"| real test set | model | {old} | {new} | difference [95% CI] | patients |", "|---|---|---|---|---|---|"]
     for r in read(path):
-        lines.append(f"| {rt.family_label(CATALOG, r['test'], [r], PREVIOUS.get('labels'))} | {NAMES[r['model']]} | {float(r['old_mean']):.3f} | {float(r['new_mean']):.3f} | "
+        lines.append(f"| {rt.family_label(CATALOG, r['test'], [r], labels)} | {NAMES[r['model']]} | {float(r['old_mean']):.3f} | {float(r['new_mean']):.3f} | "
                      f"{float(r['diff_mean']):+.3f} [{float(r['ci_low']):+.3f}, {float(r['ci_high']):+.3f}] | {r['n_patients']} |")
     return "\n".join(lines)
+
+
+def frozen_vs_short(root: Path) -> str:
+    return compared(root / ARCHIVE / "reality_gap" / "frozen_vs_short_budget.csv", "short budget",
+                    "frozen configuration", PREVIOUS.get("labels"))
 
 
 def targets(root: Path) -> str:
@@ -448,42 +452,54 @@ def freeze_axes(root: Path) -> str:
     return "\n".join(lines)
 
 
-def inference_modes(root: Path) -> str:
-    """Every real test under every inference mode, the frozen models (results/archive/final/inference_mode.csv)."""
-    path = root / FINAL["results"] / "inference_mode.csv"
+def entry_keys(entry: dict) -> dict[str, tuple[str, tuple]]:
+    """{row name: (family, (test, variant, structure, metric))} of a protocol entry's families; "family:metric" rows
+    take the family's key with another metric (e.g. dixon_volumes:false_spine_ml)."""
+    out = {}
+    for name in entry["families"]:
+        family, _, metric = name.partition(":")
+        key = families.headline_keys(CATALOG, [family])[family]
+        out[name] = (family, (*key[:3], metric) if metric else key)
+    return out
+
+
+def inference_modes(root: Path, entry: dict | None = None) -> str:
+    """Every real test under every inference mode, the frozen models of `entry` (default: entry 3,
+    results/archive/final/inference_mode.csv)."""
+    entry = entry or FINAL
+    path = root / entry["results"] / "inference_mode.csv"
     if not path.is_file():
         return "(not run)"
     rows = read(path)
-    keys = families.headline_keys(CATALOG, FINAL["families"])
     modes = list(dict.fromkeys(r["run"] for r in rows))
     index = {(r["run"], r["model"], r["test"], r["variant"], r["structure"], r["metric"]): r for r in rows}
     lines = ["| real test set | model | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
-    for name, key in keys.items():
-        for m in FINAL["models"]:
+    for name, (family, key) in entry_keys(entry).items():
+        for m in entry["models"]:
             cells = [index.get((mode, m, *key)) for mode in modes]
             if any(cells):
-                label = rt.family_label(CATALOG, name, [c for c in cells if c])
+                label = rt.family_label(CATALOG, family, [c for c in cells if c]) + (f": {key[3]}" if ":" in name else "")
                 lines.append(f"| {label} | {m} | " + " | ".join(ci(c) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
 
 
-def inference_mode_differences(root: Path) -> str:
-    """The pre-registered comparisons (conf/protocol/final.yaml mode_pairs) on every real test under every inference
-    mode (results/archive/final/inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
-    path = root / FINAL["results"] / "inference_mode_paired.csv"
+def inference_mode_differences(root: Path, entry: dict | None = None) -> str:
+    """The pre-registered comparisons (the entry's mode_pairs; default entry 3) on every real test under every
+    inference mode (inference_mode_paired.csv): where a conclusion depends on the mode, this shows it."""
+    entry = entry or FINAL
+    path = root / entry["results"] / "inference_mode_paired.csv"
     if not path.is_file():
         return "(not run)"
     rows = read(path)
-    keys = families.headline_keys(CATALOG, FINAL["families"])
     modes = list(dict.fromkeys(r["run"] for r in rows))
     pair = rt.pair_index(rows, ("run", "test", "variant", "structure", "metric"))
     lines = ["| real test set | comparison | " + " | ".join(m.replace("_", " ") for m in modes) + " |",
              "|---|---|" + "---|" * len(modes)]
-    for name, key in keys.items():
-        for a, b in FINAL["mode_pairs"]:
+    for name, (family, key) in entry_keys(entry).items():
+        for a, b in entry["mode_pairs"]:
             cells = [pair.get((mode, *key, a, b)) for mode in modes]
             if any(cells):
-                label = rt.family_label(CATALOG, name, [c for c in cells if c])
+                label = rt.family_label(CATALOG, family, [c for c in cells if c]) + (f": {key[3]}" if ":" in name else "")
                 lines.append(f"| {label} | {rt.pair_name((a, b))} | "
                              + " | ".join(ci(c, "diff_mean", signed=True) if c else "n/a" for c in cells) + " |")
     return "\n".join(lines)
@@ -622,6 +638,9 @@ SECTIONS = {
     "absence": absence,
     "vf_headline": lambda r: final_headline(r, VOLUME_FREEZE), "vf_differences": lambda r: final_differences(r, VOLUME_FREEZE),
     "vf_targets": lambda r: final_targets(r, VOLUME_FREEZE), "vf_decisions": freeze_decisions, "vf_axes": freeze_axes,
+    "vf_modes": lambda r: inference_modes(r, VOLUME_FREEZE),
+    "vf_vs_entry3": lambda r: compared(r / VOLUME_FREEZE["results"] / "vs_entry3.csv", "entry 3", "with negatives"),
+    "vf_mode_differences": lambda r: inference_mode_differences(r, VOLUME_FREEZE),
 }
 
 
@@ -655,6 +674,8 @@ def main(argv: list[str] | None = None) -> None:
           + freeze_decisions(root) + "\n\n" + freeze_axes(root))
     print("\n## The volume freeze, scored once (results/volume_freeze/)\n\n" + final_headline(root, VOLUME_FREEZE)
           + "\n\n" + final_differences(root, VOLUME_FREEZE) + "\n\n" + final_targets(root, VOLUME_FREEZE))
+    print("\n## The volume freeze under every inference mode (seed 0 under the others)\n\n"
+          + inference_modes(root, VOLUME_FREEZE) + "\n\n" + inference_mode_differences(root, VOLUME_FREEZE))
     print("\n## Whole volumes, every slice: the shipped models (seed 0; results/archive/volumes/; protocol.md entry 4)\n\n"
           + volumes(root, every_mode=True) + "\n\n" + volume_differences(root))
     print("\n## Whole volumes: shift-validation volumes (every mode) and the quality flag\n\n"
