@@ -193,3 +193,19 @@ def test_failure_figure_picks_the_lowest_median_and_highest_difference(tmp_path)
     assert wff.pick_patients(path, "external", "t2_like", "model_a", "model_b_aug") == ["p2", "p3", "p1"]
     with pytest.raises(DataError, match="no seed-0 rows"):
         wff.pick_patients(path, "external", "t1_like", "model_a", "model_b_aug")
+
+
+def test_experiment_pairs_the_seeds_of_a_model_with_its_own_no_rule_rows():
+    """model_a and model_a+no_rule score the same checkpoints: their paired row pairs the seeds (tight CI around
+    the rule's -0.002 although the seeds lie 0.1 apart); model_a - model_b resamples each model's seeds."""
+    long = []
+    for model, shift in (("model_a", 0.0), ("model_a+no_rule", 0.002), ("model_b", -0.05)):
+        values = 0.8 + shift + 0.1 * np.arange(3)[:, None] + 0.01 * np.arange(6)[None, :]
+        long += [{**r, "test": "volumes", "variant": "dixon_water_3d", "structure": "vertebral_body",
+                  "metric": "vb_dice3d"} for r in table(model, values)]
+    keys = {"dixon_volumes": ("volumes", "dixon_water_3d", "vertebral_body", "vb_dice3d")}
+    tables = c.experiment_tables(long, 500, 0.95, 0, keys, ["model_a", "model_b"])
+    pairs = {(r["model_a"], r["model_b"]): r for r in tables["paired_differences"]}
+    own = pairs[("model_a", "model_a+no_rule")]
+    assert own["diff_mean"] == pytest.approx(-0.002) and own["ci_high"] - own["ci_low"] < 1e-6
+    assert pairs[("model_a", "model_b")]["ci_high"] - pairs[("model_a", "model_b")]["ci_low"] > 0.05

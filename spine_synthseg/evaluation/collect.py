@@ -313,6 +313,11 @@ def evaluation_long(folder: str | Path, seed: str | int | None = None) -> list[d
     return long_table(read_metrics(path), seed)
 
 
+def base_model(label: str) -> str:
+    """The checkpoint behind a model label: 'model_a+no_rule' (its volumes without the volume rule) -> 'model_a'."""
+    return label.split("+")[0]
+
+
 def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: int, headline: dict[str, tuple],
                       models: Sequence[str], configs: dict | None = None) -> dict[str, list[dict]]:
     """The tables of a default experiment's long table: "all_tests" (every summary row), "headline" (the
@@ -326,7 +331,10 @@ def experiment_tables(long: list[dict], n_boot: int, confidence: float, seed: in
                                                         if k[3] == "vb_dice3d" for m in VOLUME_EXTRA]
     wanted = {k for _, k in headline}
     headline_long = [r for r in long if (r["test"], r["variant"], r["structure"], r["metric"]) in wanted]
-    pairs = paired(headline_long, all_pairs(models), n_boot, confidence, seed)
+    every = all_pairs(models)
+    within = [(a, b) for a, b in every if base_model(a) == base_model(b)]  # e.g. model_a and model_a+no_rule
+    pairs = (paired(headline_long, [x for x in every if x not in within], n_boot, confidence, seed)
+             + paired(headline_long, within, n_boot, confidence, seed, same_runs=True))
     rows = [{**r, "metric": HEADLINE_METRIC[r["metric"]], **({"config": configs.get(r["model"], "")} if configs else {})}
             for r in select(summary, headline)]
     differences = [{**r, "metric": HEADLINE_METRIC[r["metric"]]} for r in select(pairs, headline)]
