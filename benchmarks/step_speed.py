@@ -14,6 +14,9 @@ warm-up, and the split of a step into data / forward / backward / optimiser (fp3
   bf16_channels_last
   compile           torch.compile(net) (default mode; compile time reported separately)
   bf16_compile      bf16 autocast and torch.compile together
+  bf16_plain_pool   bf16 with torch's own nn.MaxPool2d on NCHW tensors (the U-Net's pooling before MaxPool2x2)
+  bf16_prefetch     bf16, with the next batch made in a background thread while the step runs (data loading
+                    overlapped with compute: the generator's torch kernels release the GIL)
 --overrides are Hydra overrides applied to the composed config (e.g. the capacity lever: model.base_channels=24).
 Writes results/benchmarks/<out>.json.
 """
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import queue
+import threading
 import time
 from types import SimpleNamespace
 
@@ -32,7 +37,8 @@ from _common import machine, write
 from spine_synthseg.config import compose_config
 from spine_synthseg.models.loss import DiceCELoss
 
-VARIANTS = ("fp32", "threads1", "channels_last", "bf16", "bf16_channels_last", "compile", "bf16_compile")
+VARIANTS = ("fp32", "threads1", "channels_last", "bf16", "bf16_channels_last", "compile", "bf16_compile",
+            "bf16_plain_pool", "bf16_prefetch")
 
 
 def batches(data: str, overrides: list[str]):
@@ -46,11 +52,21 @@ def batches(data: str, overrides: list[str]):
             yield dm.on_after_batch_transfer(batch, 0)
 
 
+def prefetched(source, depth: int = 2):
+    """The batches of `source`, each made in a background thread while the previous one trains."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    threading.Thread(target=lambda: [ready.put(b) for b in source], daemon=True).start()
+    while True:
+        yield ready.get()
+
+
 def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -> dict:
     torch.manual_seed(0)
     torch.set_num_threads(1 if variant == "threads1" else 2)
     cfg = compose_config([f"data={data}", *overrides], output_dir="/tmp/step_speed")
     net = instantiate(cfg.model)
+    if "plain_pool" in variant:
+        net.pool = torch.nn.MaxPool2d(2)
     channels_last = "channels_last" in variant
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -61,6 +77,8 @@ def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -
         net = torch.compile(net)
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if "bf16" in variant else contextlib.nullcontext
     source = batches(data, overrides)
+    if "prefetch" in variant:
+        source = prefetched(source)
     split = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
 
     def step(record: bool) -> int:

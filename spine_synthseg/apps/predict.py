@@ -42,7 +42,7 @@ from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.data.stacks import consecutive_runs
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.checkpoint import load_checkpoint
-from spine_synthseg.models.inference import MODES, segment_slices, segment_stack
+from spine_synthseg.models.inference import MODES, PRECISIONS, precision, segment_slices, segment_stack
 from spine_synthseg.models.quality import KINDS, quality_scores
 from spine_synthseg.models.segmentation_module import SegmentationModule
 from spine_synthseg.models.volume_rule import VolumeRule, apply_rule, load_rule, removed_by, rule_names
@@ -237,11 +237,12 @@ def predict_png_folder(model: SegmentationModule, folder: Path, target: Path, sl
 
 def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, spacing_mm: float | None = None,
             mode: str | None = None, quality: tuple | None = None, overwrite: bool = False,
-            min_extent_mm: float = 0.0, volume_rule: str | None = None):
+            min_extent_mm: float = 0.0, volume_rule: str | None = None, inference_precision: str | None = None):
     """Check the input and the output, then segment: a volume file or a DICOM series folder -> a label volume; a
     PNG folder -> PNG masks. mode: None: the checkpoint's own. quality: (score kind, threshold or None for the
     checkpoint's own, second inference mode of the modes score); None: no quality CSV. volume_rule: a rule of
     conf/volume_rule/ for volumes and PNG folders that are one stack ("none": off; None: the config's default).
+    inference_precision: auto | bf16 | 32 (``inference.resolve_precision``; None: the config's default).
     Returns the written path(s)."""
     input_path, output = Path(input_path), Path(output)
     rule = load_rule(volume_rule or _predict_defaults()["volume_rule"])
@@ -277,9 +278,10 @@ def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, 
                           f"and both are {mode}; pass another --mode, or --quality flip / none.")
     if quality and quality[1] is None:  # the threshold chosen for this checkpoint (NaN: none was)
         quality = (quality[0], model.quality.get("threshold", float("nan")), *quality[2:])
-    if is_png:
-        return predict_png_folder(model, input_path, target, slices, mode, quality, rule)
-    return predict_volume(model, image, layout, target, mode, input_path, quality, rule)
+    with precision(model, str(inference_precision or _predict_defaults()["precision"])):
+        if is_png:
+            return predict_png_folder(model, input_path, target, slices, mode, quality, rule)
+        return predict_volume(model, image, layout, target, mode, input_path, quality, rule)
 
 
 def predict_from_config(cfg) -> object:
@@ -289,21 +291,21 @@ def predict_from_config(cfg) -> object:
         raise ConfigError("mode=predict needs predict.checkpoint=PATH and predict.input=PATH (volume or PNG folder).")
     quality = (p.quality_score, p.quality_threshold, p.quality_second_mode) if p.quality_score else None
     result = predict(p.checkpoint, p.input, p.output, p.get("spacing_mm"), p.get("inference_mode"), quality,
-                     bool(p.overwrite), float(p.min_extent_mm), str(cfg.volume_rule.name))
+                     bool(p.overwrite), float(p.min_extent_mm), str(cfg.volume_rule.name), str(cfg.inference_precision))
     log.info("prediction written: %s", result)
     return result
 
 
 def _predict_defaults() -> dict:
-    """The predict node of conf/config.yaml (the one source of defaults) and its volume_rule choice, read without
-    composing the config."""
+    """The predict node of conf/config.yaml (the one source of defaults), its volume_rule choice and its
+    inference_precision, read without composing the config."""
     from omegaconf import OmegaConf
 
     from spine_synthseg.config import CONFIG_DIR
 
     config = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))
     rule = next(d["volume_rule"] for d in config["defaults"] if isinstance(d, dict) and "volume_rule" in d)
-    return {**config["predict"], "volume_rule": rule}
+    return {**config["predict"], "volume_rule": rule, "precision": str(config["inference_precision"])}
 
 
 def _positive_mm(text: str) -> float:
@@ -335,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--volume-rule", choices=rule_names(), default=defaults["volume_rule"],
                         help="what the stack of slices knows (conf/volume_rule/; for volumes and PNG folders that "
                              "are one stack): none turns it off (default: %(default)s)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=defaults["precision"],
+                        help="arithmetic of inference: auto = bfloat16 where the CPU / GPU computes it natively, else "
+                             "float32 (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -343,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = predict(args.checkpoint, args.input, args.output, args.spacing_mm, args.mode, quality,
                          args.overwrite or bool(defaults["overwrite"]), float(defaults["min_extent_mm"]),
-                         args.volume_rule)
+                         args.volume_rule, args.precision)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

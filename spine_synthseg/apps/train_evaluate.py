@@ -4,6 +4,7 @@ the one writer of the run's metrics.json."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,6 +18,8 @@ def train_and_evaluate(cfg: DictConfig) -> dict:
     metrics = train(cfg)
     out = Path(cfg.paths.output_dir)
     if cfg.evaluate_after_fit:
+        start = time.perf_counter()
         metrics["test"] = evaluate_checkpoints(cfg, {str(cfg.run_name): out / metrics["checkpoint"]}, out / "evaluation")
+        metrics["stage_seconds"]["evaluate"] = round(time.perf_counter() - start, 1)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from spine_synthseg.data.preprocess import PreprocessConfig
 from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
-from spine_synthseg.data.sources import SourceConfig, load_slice_set, read_records
+from spine_synthseg.data.sources import SourceConfig, load_slice_set, patient_ids, read_records
 from spine_synthseg.data.splits import split_patients
 
 
@@ -28,8 +28,7 @@ def load_splits(source: dict, preprocess: dict, split: dict, cache_dir: str | Pa
 def source_split(source: dict, split: dict) -> dict[str, list[str]]:
     """The patient-level split of a source from its patients' IDs alone (what ``load_splits`` gives, with nothing
     preprocessed: evaluation needs the split, not the training grid)."""
-    records, _ = read_records(SourceConfig.from_dict(source), None)
-    return split_patients([r.patient_id for r in records], dict(split["fractions"]), int(split["seed"]))
+    return split_patients(patient_ids(SourceConfig.from_dict(source)), dict(split["fractions"]), int(split["seed"]))
 
 
 def load_native(source: dict, patients: Collection[str] | None = None) -> list[SliceRecord]:

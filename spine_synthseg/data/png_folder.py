@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from spine_synthseg.data.parallel import thread_map
 from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.errors import DataError
 from spine_synthseg.labels import connected_component_instances, relabel_values
@@ -131,6 +132,25 @@ def read_png(path: Path) -> np.ndarray:
     return np.ascontiguousarray(grey)
 
 
+def series_of(img_path: Path, pattern: re.Pattern) -> str:
+    """The series id in a slice's file name: the first group of the patient_id_pattern `pattern`."""
+    match = pattern.search(img_path.stem)
+    if match is None:
+        raise DataError(f"{img_path.name} does not match patient_id_pattern {pattern.pattern!r}; fix the pattern.")
+    return match.group(1)
+
+
+def png_patient_ids(root: str | Path, patient_id_pattern: str = r"^([^_]+)_",
+                    patient_of_series: dict[str, str] | None = None) -> list[str]:
+    """The patient id of every slice of a PNG folder from the file names alone, no image read: what
+    ``read_png_folder`` gives its records when it skips none (on_empty="error")."""
+    images = sorted((Path(root) / "images").glob("*.png"))
+    if not images:
+        raise DataError(f"{root}/images has no .png files; check source.root.")
+    pattern, of_series = re.compile(patient_id_pattern), dict(patient_of_series or {})
+    return [of_series.get(series, series) for series in (series_of(p, pattern) for p in images)]
+
+
 def read_png_folder(
     root: str | Path,
     sequence: str,
@@ -173,15 +193,9 @@ def read_png_folder(
     for value, cls in table.items():
         lut[value], known[value] = cls, True
     pattern = re.compile(patient_id_pattern)
-    records, skipped, not_selected = [], [], 0
-    for img_path in images:
-        match = pattern.search(img_path.stem)
-        if match is None:
-            raise DataError(f"{img_path.name} does not match patient_id_pattern {patient_id_pattern!r}; fix the pattern.")
-        series = match.group(1)
-        if patients is not None and patient_of_series.get(series, series) not in patients:
-            not_selected += 1
-            continue
+
+    def read_one(img_path: Path, series: str) -> SliceRecord | None:
+        """The slice's record; None for a mask without foreground that on_empty="skip" skips."""
         mask_path = root / "masks" / img_path.name
         if not mask_path.is_file():
             raise DataError(f"{img_path} has no mask {mask_path}; add it or remove the image.")
@@ -196,28 +210,33 @@ def read_png_folder(
         if not structures.any():
             if on_empty == "error":
                 raise DataError(f"{mask_path} has no foreground; remove the slice or set source.on_empty=skip.")
-            skipped.append(img_path.name)
-            continue
+            return None
         annotated = tuple(
             name in labelled and not (name in unannotated_if_absent and not (structures == STRUCTURES.index(name)).any())
             for name in FOREGROUND
         )
         instances = relabel_values(np.where(structures > 0, mask, 0)) if per_level else connected_component_instances(structures)
-        records.append(
-            SliceRecord(
-                image=image.astype(np.float32),
-                structures=structures,
-                instances=instances,
-                spacing_mm=spacings[img_path.name],
-                patient_id=patient_of_series.get(series, series),
-                sequence=sequence,
-                source=root.name,
-                name=img_path.stem,
-                annotated=annotated,
-                series=series,
-                tags={k: str(v) for k, v in series_tags.get(series, {}).items()},
-            )
+        return SliceRecord(
+            image=image.astype(np.float32),
+            structures=structures,
+            instances=instances,
+            spacing_mm=spacings[img_path.name],
+            patient_id=patient_of_series.get(series, series),
+            sequence=sequence,
+            source=root.name,
+            name=img_path.stem,
+            annotated=annotated,
+            series=series,
+            tags={k: str(v) for k, v in series_tags.get(series, {}).items()},
         )
+
+    selected = [(p, series_of(p, pattern)) for p in images]
+    if patients is not None:
+        selected = [(p, series) for p, series in selected if patient_of_series.get(series, series) in patients]
+    read = thread_map(lambda item: read_one(*item), selected)  # in file order; the first error in file order
+    records = [r for r in read if r is not None]
+    skipped = [p.name for (p, _), r in zip(selected, read) if r is None]
+    not_selected = len(images) - len(selected)
     if skipped:
         log.warning("%s: skipped %d slices without foreground: %s", root, len(skipped), skipped[:5])
     return records, {"read": len(records), "skipped_empty": skipped, "not_selected": not_selected}

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spine_synthseg.data.parallel import thread_map
 from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
 from spine_synthseg.errors import DataError
@@ -73,6 +74,23 @@ def canvas_size(shapes: list[tuple[int, int]], crop: tuple[int, int], multiple: 
     return -(-h // multiple) * multiple, -(-w // multiple) * multiple
 
 
+def _preprocess_one(rec: SliceRecord, cfg: PreprocessConfig) -> tuple[torch.Tensor, ...]:
+    """(image, structures, instances, distance bands, intensity clusters, tissue classes) of one slice at
+    cfg.spacing_mm."""
+    image = normalise(resample(rec.image, rec.spacing_mm, cfg.spacing_mm, labels=False), cfg.percentiles)
+    structures = resample(rec.structures, rec.spacing_mm, cfg.spacing_mm, labels=True).to(torch.uint8)
+    instances = resample(rec.instances, rec.spacing_mm, cfg.spacing_mm, labels=True)
+    if not structures.any():
+        raise DataError(f"{rec.source}/{rec.name}: no foreground left after resampling to {cfg.spacing_mm} mm.")
+    instances = torch.unique(instances, return_inverse=True)[1].to(torch.int16)  # consecutive ids, 0 = background
+    s_np = structures.numpy()
+    bands = torch.from_numpy(background_distance_bands(s_np, cfg.spacing_mm, cfg.distance_bands_mm))
+    clusters = torch.from_numpy(intensity_clusters(image.numpy(), s_np, cfg.n_clusters))
+    tissue = torch.from_numpy(tissue_classes(image.numpy(), s_np, cfg.n_tissue)) if cfg.n_tissue else \
+        torch.zeros_like(structures)
+    return image, structures, instances, bands, clusters, tissue
+
+
 def preprocess_records(records: list[SliceRecord], cfg: PreprocessConfig) -> SliceSet:
     """Whole slices at cfg.spacing_mm (no crop), each in the top-left corner of one common canvas.
 
@@ -81,20 +99,7 @@ def preprocess_records(records: list[SliceRecord], cfg: PreprocessConfig) -> Sli
     """
     if not records:
         raise DataError("No slices to preprocess; check the data source settings.")
-    slices = []
-    for rec in records:
-        image = normalise(resample(rec.image, rec.spacing_mm, cfg.spacing_mm, labels=False), cfg.percentiles)
-        structures = resample(rec.structures, rec.spacing_mm, cfg.spacing_mm, labels=True).to(torch.uint8)
-        instances = resample(rec.instances, rec.spacing_mm, cfg.spacing_mm, labels=True)
-        if not structures.any():
-            raise DataError(f"{rec.source}/{rec.name}: no foreground left after resampling to {cfg.spacing_mm} mm.")
-        instances = torch.unique(instances, return_inverse=True)[1].to(torch.int16)  # consecutive ids, 0 = background
-        s_np = structures.numpy()
-        bands = torch.from_numpy(background_distance_bands(s_np, cfg.spacing_mm, cfg.distance_bands_mm))
-        clusters = torch.from_numpy(intensity_clusters(image.numpy(), s_np, cfg.n_clusters))
-        tissue = torch.from_numpy(tissue_classes(image.numpy(), s_np, cfg.n_tissue)) if cfg.n_tissue else \
-            torch.zeros_like(structures)
-        slices.append((image, structures, instances, bands, clusters, tissue))
+    slices = thread_map(lambda rec: _preprocess_one(rec, cfg), records)  # in order
     shapes = [tuple(s[0].shape) for s in slices]
     canvas = canvas_size(shapes, cfg.size)
     far = len(cfg.distance_bands_mm)  # outside the field of view: the farthest distance band

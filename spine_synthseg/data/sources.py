@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from spine_synthseg.data.png_folder import read_png_folder
+from spine_synthseg.data.png_folder import png_patient_ids, read_png_folder
 from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
 from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
@@ -66,6 +66,15 @@ def read_records(source: SourceConfig, patients: Collection[str] | None = None) 
     if patients is not None:
         records = [r for r in records if r.patient_id in patients]
     return records, report
+
+
+def patient_ids(source: SourceConfig) -> list[str]:
+    """The patient id of every slice of the source (``read_records``'s); a PNG folder that skips no slice gives
+    them from its file names without reading an image."""
+    _check_root(source)
+    if source.format == "png_folder" and source.on_empty == "error":
+        return png_patient_ids(source.root, source.patient_id_pattern, source.patient_of_series)
+    return [r.patient_id for r in read_records(source)[0]]
 
 
 def _check_root(source: SourceConfig) -> None:

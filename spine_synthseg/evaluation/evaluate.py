@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from spine_synthseg.config import to_dict
+from spine_synthseg.data.parallel import thread_map
 from spine_synthseg.errors import DataError
 from spine_synthseg.evaluation.aggregation import METRICS
 from spine_synthseg.evaluation.body_metrics import vertebral_body_metrics
@@ -25,7 +26,7 @@ from spine_synthseg.evaluation.run_split import run_split
 from spine_synthseg.evaluation.tables import write_summary_md
 from spine_synthseg.evaluation.volume_evaluation import score_volumes
 from spine_synthseg.models.checkpoint import load_checkpoint
-from spine_synthseg.models.inference import segment_slices
+from spine_synthseg.models.inference import precision, resolve_precision, segment_slices
 from spine_synthseg.models.postprocess import column_band
 from spine_synthseg.models.quality import quality_scores
 from spine_synthseg.models.volume_rule import VolumeRule
@@ -74,6 +75,47 @@ def inference_variants(model, images, spacings, preds, variants, mode: str, band
     return out
 
 
+def score_model(cfg: DictConfig, name: str, model, seed, cases: list[EvalCase], volume_cases: list[VolumeCase],
+                rule: VolumeRule, out: Path) -> tuple[list[dict], list[dict], dict]:
+    """(metric rows, volume-slice rows, {(test, variant): predictions}) of one model on every case. A case of the
+    very images of an earlier one (the resolution group's native grid is the standard test's slices) reuses its
+    predictions: the same input gives the same output."""
+    ev = cfg.evaluation
+    kinds = list(ev.get("quality_scores") or [])
+    mode = str(ev.inference_mode)
+    rows: list[dict] = []
+    slice_rows: list[dict] = []
+    for case in tqdm(volume_cases, desc=f"evaluate {name} (volumes)", leave=False):
+        save = out / "volumes" / name / case.variant if ev.get("save_volumes") else None
+        quality = (kinds[0], ev.quality_second_mode) if kinds else None
+        found, per_slice = score_volumes(name, model, case, mode, seed, quality, save, rule)
+        rows += [{**r, **{f"qc_{k}": float("nan") for k in kinds}} for r in found]
+        slice_rows += per_slice
+    predictions: dict[tuple[str, str], list[np.ndarray]] = {}
+    done: dict[int, tuple[list, dict]] = {}  # id of an untransformed case's records -> its predictions and scores
+    for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
+        images = thread_map(case.image, range(len(case.records)))  # perturbed copies (home-field), in parallel
+        spacings = [r.spacing_mm for r in case.records]
+        if case.transform is None and id(case.records) in done:
+            preds, qc = done[id(case.records)]
+        else:
+            preds = segment_slices(model, images, spacings, mode=mode)
+            qc = {f"qc_{k}": quality_scores(model, images, spacings, preds, k, mode, ev.quality_second_mode)
+                  for k in kinds}
+            if case.transform is None:
+                done[id(case.records)] = preds, qc
+        predictions[(case.test, case.variant)] = preds
+        surfaces = case.test in ev.surface_distance_tests
+        for i, pred in enumerate(preds):
+            rows.extend({**r, **{k: v[i] for k, v in qc.items()}} for r in image_rows(name, case, i, pred, surfaces, seed))
+        extra = inference_variants(model, images, spacings, preds, list(ev.get("inference_variants") or []), mode,
+                                   float(ev.get("column_band_mm", 50.0)))
+        for suffix, variant_preds in extra.items():
+            for i, pred in enumerate(variant_preds):
+                rows.extend(image_rows(name + suffix, case, i, pred, surfaces, seed))
+    return rows, slice_rows, predictions
+
+
 def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], out_dir: str | Path) -> dict:
     """Segment every image of every case whole with each checkpoint (``inference.segment_slice``), score it on its
     own grid, and write metrics.csv, summary.json / .md, figures and TensorBoard scalars under out_dir."""
@@ -95,31 +137,13 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     predictions: dict[tuple[str, str, str], list[np.ndarray]] = {}
     volume_cases = [c for c in cases if isinstance(c, VolumeCase)]
     cases = [c for c in cases if not isinstance(c, VolumeCase)]
-    kinds = list(ev.get("quality_scores") or [])
     rule = VolumeRule.from_config(to_dict(cfg.volume_rule))
     for name, model in models.items():
-        for case in tqdm(volume_cases, desc=f"evaluate {name} (volumes)", leave=False):
-            save = out / "volumes" / name / case.variant if ev.get("save_volumes") else None
-            quality = (kinds[0], ev.quality_second_mode) if kinds else None
-            found, per_slice = score_volumes(name, model, case, str(ev.inference_mode), seeds[name], quality, save, rule)
-            rows += [{**r, **{f"qc_{k}": float("nan") for k in kinds}} for r in found]
-            slice_rows += per_slice
-        for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
-            images, spacings = [case.image(i) for i in range(len(case.records))], [r.spacing_mm for r in case.records]
-            preds = segment_slices(model, images, spacings, mode=str(ev.inference_mode))
-            predictions[(name, case.test, case.variant)] = preds
-            qc = {f"qc_{k}": quality_scores(model, images, spacings, preds, k, str(ev.inference_mode),
-                                                 ev.quality_second_mode)
-                  for k in ev.get("quality_scores") or []}
-            surfaces = case.test in ev.surface_distance_tests
-            for i, pred in enumerate(preds):
-                rows.extend({**r, **{k: v[i] for k, v in qc.items()}}
-                            for r in image_rows(name, case, i, pred, surfaces, seeds[name]))
-            extra = inference_variants(model, images, spacings, preds, list(ev.get("inference_variants") or []),
-                                       str(ev.inference_mode), float(ev.get("column_band_mm", 50.0)))
-            for suffix, variant_preds in extra.items():
-                for i, pred in enumerate(variant_preds):
-                    rows.extend(image_rows(name + suffix, case, i, pred, surfaces, seeds[name]))
+        with precision(model, str(cfg.inference_precision)):  # evaluation's arithmetic is predict's
+            found, per_slice, preds = score_model(cfg, name, model, seeds[name], cases, volume_cases, rule, out)
+        rows += found
+        slice_rows += per_slice
+        predictions.update({(name, test, variant): p for (test, variant), p in preds.items()})
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         writer.writeheader()
@@ -135,6 +159,8 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: dict[str, str | Path], ou
     summary["split"] = split_info
     summary["checkpoints"] = {k: str(v) for k, v in checkpoints.items()}
     summary["volume_rule"] = rule.name
+    summary["inference_precision"] = {name: resolve_precision(str(cfg.inference_precision), next(m.parameters()).device)
+                                      for name, m in models.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_summary_md(summary, to_dict(cfg.catalog), out / "summary.md")
     write_figures(summary, rows, cases, predictions, out, int(ev.n_overlays))

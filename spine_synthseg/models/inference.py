@@ -11,10 +11,13 @@ bilinear) and normalised (intensity percentiles -> [0, 1]); then either
                   360 x 288 mm at the default grid): more context per window, fewer windows that hold no spine;
 and the class map is resampled back (nearest) to the input grid. flip_average: the softmax of the slice and of its
 left-right mirror (anterior-posterior in a sagittal slice) averaged before the argmax (test-time augmentation).
+The arithmetic is the caller's: ``precision`` gives evaluation's and predict's autocast (validation runs inside
+Lightning's, at the trainer's precision); softmax and the window averages are always float32.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -25,17 +28,41 @@ from torch import nn
 
 from spine_synthseg.data.preprocess import normalise, resample
 from spine_synthseg.errors import ConfigError
+from spine_synthseg.hardware import native_bf16
+from spine_synthseg.tensors import argmax
 
 PAD_MULTIPLE = 16  # 2 ** (depth - 1) for the default depth 4; enough for depth <= 5
 MODES = ("full_pass", "sliding_window", "large_window")
+PRECISIONS = ("auto", "bf16", "32")  # the config's inference_precision
 WINDOW_SCALE = {"sliding_window": 1.0, "large_window": 1.5}  # window size / training crop size
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"bf16" or "32" for an inference_precision (PRECISIONS) on a device: "auto" is bf16 where the device computes
+    bfloat16 natively (a CPU with AMX, AVX512-BF16 or Arm BF16: ``hardware.native_bf16``; a CUDA GPU with bf16),
+    else 32 (float32)."""
+    if str(precision) not in PRECISIONS:
+        raise ConfigError(f"inference_precision={precision!r}; use one of {PRECISIONS} (conf/config.yaml).")
+    if str(precision) != "auto":
+        return str(precision)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "32"
+    return "bf16" if device.type == "cpu" and native_bf16() else "32"
+
+
+def precision(model: nn.Module, inference_precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for inference with `model` at an inference_precision (``resolve_precision``): bfloat16
+    autocast on the model's device, or autocast off (float32)."""
+    device = next(model.parameters()).device
+    bf16 = resolve_precision(inference_precision, device) == "bf16"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 @torch.no_grad()
 def segment_batch(model: nn.Module, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
     """(N, H, W) class maps of preprocessed images (N, 1, H, W) at the model's working spacing."""
     device = next(model.parameters()).device
-    return torch.cat([model(images[i:i + batch_size].to(device)).argmax(1).cpu()
+    return torch.cat([argmax(model(images[i:i + batch_size].to(device)), 1).cpu()
                       for i in range(0, images.shape[0], batch_size)])
 
 
@@ -64,7 +91,7 @@ def _sliding_window(model: nn.Module, x: torch.Tensor, window: tuple[int, int], 
     device = next(model.parameters()).device
     prob, norm = torch.zeros(4, height, width), torch.zeros(height, width)
     for start in range(0, len(corners), batch_size):
-        probs = model(tiles[start:start + batch_size].to(device)).softmax(1).float().cpu() * weight
+        probs = model(tiles[start:start + batch_size].to(device)).float().softmax(1).cpu() * weight
         for (top, left), p in zip(corners[start:start + batch_size], probs):
             prob[:, top:top + window[0], left:left + window[1]] += p
             norm[top:top + window[0], left:left + window[1]] += weight
@@ -77,7 +104,7 @@ def _full_pass(model: nn.Module, x: torch.Tensor, batch_size: int = 16) -> torch
     h, w = x.shape[-2:]
     x = F.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE))
     device = next(model.parameters()).device
-    return torch.cat([model(x[i:i + batch_size].to(device)).softmax(1).float().cpu()
+    return torch.cat([model(x[i:i + batch_size].to(device)).float().softmax(1).cpu()
                       for i in range(0, x.shape[0], batch_size)])[..., :h, :w]
 
 
@@ -127,7 +154,7 @@ def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_m
             prob = _sliding_window(model, x, window, batch_size)
             if flip_average:
                 prob = (prob + _sliding_window(model, x.flip(-1), window, batch_size).flip(-1)) / 2
-            out.append(back(prob.argmax(0), im))
+            out.append(back(argmax(prob, 0), im))
         return out
     groups = defaultdict(list)
     for i, x in enumerate(working):
@@ -139,7 +166,7 @@ def segment_slices(model: nn.Module, images: Sequence[np.ndarray], spacings_rc_m
         if flip_average:
             prob = (prob + _full_pass(model, x.flip(-1), batch_size).flip(-1)) / 2
         for j, i in enumerate(idx):
-            out[i] = back(prob[j].argmax(0), images[i])
+            out[i] = back(argmax(prob[j], 0), images[i])
     return out
 
 

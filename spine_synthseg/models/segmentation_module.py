@@ -17,6 +17,7 @@ from spine_synthseg.models.inference import MODES, segment_slice
 from spine_synthseg.models.loss import DiceCELoss
 from spine_synthseg.structures import FOREGROUND, NUM_CLASSES, SHORT_NAMES
 from spine_synthseg.visualisation import label_overlay
+from spine_synthseg.tensors import argmax
 
 
 SOURCES = ("synthetic", "real", "mixed")  # what a model's training batches are made of (Model C: mixed)
@@ -94,7 +95,7 @@ class SegmentationModule(pl.LightningModule):
                 self._log_examples(f"{name}/example_{batch_idx}", image[None, None], target, pred)
             return
         logits = self(batch["image"])
-        pred = logits.argmax(1)
+        pred = argmax(logits, 1)
         self.log(f"{name}/loss", self.loss(logits, batch["structures"]), add_dataloader_idx=False)
         self.dice[name].update(pred, batch["structures"])
         if batch_idx == 0:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from spine_synthseg.errors import ConfigError
 from spine_synthseg.synthesis.sampling import check_interval, check_range, normal
 from spine_synthseg.synthesis.spatial import RandomSpatial, SpatialParams
+from spine_synthseg.tensors import argmax
 
 MODES = ("single", "distance", "random", "distance_random", "real_clusters", "tissue")
 FIELD_GRID = 4  # control points per axis of the random field
@@ -53,7 +54,7 @@ def majority(classes: torch.Tensor, n: int, window: int) -> torch.Tensor:
     if window <= 1:
         return classes
     votes = F.one_hot(classes.clamp(0, n - 1), n).permute(0, 3, 1, 2).float()
-    return F.avg_pool2d(votes, window, stride=1, padding=window // 2, count_include_pad=False).argmax(1)
+    return argmax(F.avg_pool2d(votes, window, stride=1, padding=window // 2, count_include_pad=False), 1)
 
 
 class BackgroundPartition:

@@ -83,8 +83,10 @@ def train(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out / "config_resolved.yaml", resolve=True)
+    t_prepare = time.perf_counter()
     datamodule = instantiate(cfg.data, _convert_="all")
-    module = build_module(cfg, datamodule)
+    module = build_module(cfg, datamodule)  # reads and preprocesses the source (or its cache)
+    prepare_s = time.perf_counter() - t_prepare
     callbacks = instantiate_callbacks(cfg.callbacks)
     checkpoint, speed = _one(callbacks, ModelCheckpoint), _one(callbacks, ThroughputMonitor)
     if checkpoint is None:
@@ -98,7 +100,9 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(module, datamodule)
     train_s = time.perf_counter() - t0
     best = checkpoint.best_model_path or checkpoint.last_model_path
+    t_validate = time.perf_counter()
     results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False)
+    validate_s = time.perf_counter() - t_validate
     val = {k: float(v) for r in results for k, v in r.items() if "/dice" in k}
     choices = to_dict(cfg.get("choices"))
     metrics = {
@@ -106,6 +110,7 @@ def train(cfg: DictConfig) -> dict:
         "train_source": datamodule.train_source, "seed": int(cfg.seed), "commit": commit, "precision": str(trainer.precision),
         "max_steps": int(cfg.trainer.max_steps), "batch_size": int(cfg.data.batch_size),
         "train_seconds": round(train_s, 1), "train_images_per_s": speed.images_per_s if speed else None,
+        "stage_seconds": {"prepare": round(prepare_s, 1), "fit": round(train_s, 1), "validate_best": round(validate_s, 1)},
         "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "monitor": checkpoint.monitor,
         "best_val_of_monitor": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "validation": val, "splits": datamodule.splits,

@@ -1,0 +1,185 @@
+"""Inference levers for evaluation, validation and predict, side by side, on this machine (the main job's budget).
+
+  python benchmarks/inference_speed.py [--seconds 3] [--out inference_speed]
+
+  tiles        forward tiles / s of the shipped Model A's U-Net on 160 x 128 px windows (the sliding window's), per
+               tiles per forward call (4, 6, 16, 32: batching more tiles, e.g. those of a whole volume, is the
+               "batched volume inference" lever), float32 or bfloat16 autocast, contiguous or channels-last
+               tensors, and "plain_pool": contiguous with torch's nn.MaxPool2d (the pooling before MaxPool2x2)
+  class_map    ms per class map of a (4, 210, 168) softmax: torch's argmax(0) and ``tensors.argmax`` (max().indices)
+  precision    every shipped model on the validation families (validation: the SPIDER validation patients;
+               shift_validation: Dixon and TSE shift-validation slices; never a test) at float32 and at bfloat16:
+               seconds, mean Dice per structure (vb_dice where only bodies are labelled), the share of pixels whose label differs, and for Model A the
+               modes quality score and the slices it flags at the shipped threshold
+  volume       one shift-validation volume (every slice) through ``segment_stack`` at both precisions: seconds and
+               the voxels whose label differs
+  validation   seconds of one validation pass of data=synth (val_synth + val_real, Lightning at the trainer's
+               precision) on the shipped Model A: the cost of each validation of the 2,000-step run (every 400 steps)
+Writes results/benchmarks/<out>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from _common import write
+from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict
+from spine_synthseg.data import families
+from spine_synthseg.data.orientation import SagittalLayout
+from spine_synthseg.data.spider_mha import read_volume
+from spine_synthseg.evaluation.body_metrics import vertebral_body_metrics
+from spine_synthseg.evaluation.cases import build_cases
+from spine_synthseg.evaluation.metrics import dice_per_structure
+from spine_synthseg.models.checkpoint import load_checkpoint
+from spine_synthseg.models.inference import precision, segment_slices, segment_stack
+from spine_synthseg.models.quality import quality_scores
+from spine_synthseg.structures import FOREGROUND, SHORT_NAMES
+from spine_synthseg.tensors import argmax
+
+MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
+PRECISIONS = ("32", "bf16")
+
+
+def per_second(fn, items: int, seconds: float) -> float:
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += items
+    return n / (time.perf_counter() - start)
+
+
+def tiles(net: torch.nn.Module, seconds: float) -> list[dict]:
+    rows = []
+    fast_pool = net.pool
+    for layout in ("plain_pool", "contiguous", "channels_last"):
+        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        net = net.to(memory_format=fmt)
+        net.pool = torch.nn.MaxPool2d(2) if layout == "plain_pool" else fast_pool
+        for prec in PRECISIONS:
+            for batch in (4, 6, 16, 32):
+                x = torch.rand(batch, 1, 160, 128).contiguous(memory_format=fmt)
+                with torch.no_grad(), precision(net, prec):
+                    rate = per_second(lambda: net(x).float().softmax(1), batch, seconds)
+                rows.append({"layout": layout, "precision": prec, "tiles_per_call": batch, "tiles_per_s": round(rate, 1)})
+                print(rows[-1], flush=True)
+    net.to(memory_format=torch.contiguous_format)
+    return rows
+
+
+def class_map() -> dict:
+    prob = torch.rand(4, 210, 168).softmax(0)
+    assert torch.equal(prob.argmax(0), argmax(prob, 0))
+    return {"argmax_ms": round(1e3 / per_second(lambda: prob.argmax(0), 1, 1.0), 3),
+            "max_indices_ms": round(1e3 / per_second(lambda: argmax(prob, 0), 1, 1.0), 3)}
+
+
+def precision_rows(cfg, qc_threshold: float) -> list[dict]:
+    rows = []
+    for name in MODELS:
+        model = load_checkpoint(PROJECT_ROOT / "models" / f"{name}.ckpt", to_dict(cfg.preprocess))
+        cases, _ = build_cases(cfg, {"source": "spider_t2space", **model.hparams.splits})
+        for case in cases:
+            images, spacings = [case.image(i) for i in range(len(case.records))], [r.spacing_mm for r in case.records]
+            out = {}
+            for prec in PRECISIONS:
+                with precision(model, prec):
+                    start = time.perf_counter()
+                    preds = segment_slices(model, images, spacings, mode=str(cfg.inference_mode))
+                    seconds = time.perf_counter() - start
+                    qc = quality_scores(model, images, spacings, preds, "modes", str(cfg.inference_mode),
+                                        str(cfg.predict.quality_second_mode)) if name == "model_a" else None
+                out[prec] = preds, seconds, qc
+            row = {"model": name, "test": case.test, "variant": case.variant, "slices": len(images)}
+            differ = sum(int((a != b).sum()) for a, b in zip(out["32"][0], out["bf16"][0]))
+            row["pixels_differing"] = differ / sum(p.size for p in out["32"][0])
+            for prec, (preds, seconds, qc) in out.items():
+                row[f"seconds_{prec}"] = round(seconds, 2)
+                if case.scoring == "structures":
+                    dice = np.concatenate([dice_per_structure(p[None], r.structures[None], np.asarray(r.annotated)[None])
+                                           for p, r in zip(preds, case.records)])
+                    for j, s in enumerate(FOREGROUND):
+                        row[f"dice_{SHORT_NAMES[s]}_{prec}"] = float(np.nanmean(dice[:, j]))
+                else:  # vertebral bodies only
+                    row[f"vb_dice_{prec}"] = float(np.nanmean([vertebral_body_metrics(p, r.structures, r.spacing_mm)
+                                                               ["vb_dice"] for p, r in zip(preds, case.records)]))
+                if qc is not None:
+                    row[f"qc_modes_mean_{prec}"] = float(np.nanmean(qc))
+                    row[f"qc_flagged_{prec}"] = int(np.sum(np.asarray(qc) < qc_threshold))
+            rows.append(row)
+            print(row, flush=True)
+    return rows
+
+
+def volume_row(cfg) -> dict:
+    catalog = to_dict(cfg.catalog)
+    family = families.families(catalog)["dixon_volumes_shift_val"]
+    v = families.volumes(family)[0]
+    model = load_checkpoint(PROJECT_ROOT / "models" / "model_a.ckpt", to_dict(cfg.preprocess))
+    image = read_volume(v.image)
+    layout = SagittalLayout.of(image, str(v.image))
+    slices = layout.to_slices(image)
+    out = {"subject": v.subject, "slices": int(len(slices))}
+    labels = {}
+    for prec in PRECISIONS:
+        with precision(model, prec):
+            start = time.perf_counter()
+            labels[prec] = segment_stack(model, slices, layout.spacing_rc_mm, str(cfg.inference_mode))
+            out[f"seconds_{prec}"] = round(time.perf_counter() - start, 2)
+    out["voxels_differing"] = float((labels["32"] != labels["bf16"]).mean())
+    return out
+
+
+def validation_pass() -> dict:
+    import lightning.pytorch as pl
+    from hydra.utils import instantiate
+
+    from spine_synthseg.training.train import build_module
+
+    cfg = compose_config(["data=synth"], output_dir="/tmp/inference_speed_validation")
+    dm = instantiate(cfg.data, _convert_="all")
+    module = build_module(cfg, dm)
+    module.load_state_dict(torch.load(PROJECT_ROOT / "models" / "model_a.ckpt", weights_only=False)["state_dict"])
+    trainer = pl.Trainer(accelerator="cpu", precision=cfg.trainer.precision, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.validate(module, dm, verbose=False)  # warm-up
+    start = time.perf_counter()
+    trainer.validate(module, dm, verbose=False)
+    seconds = time.perf_counter() - start
+    n = int(cfg.trainer.max_steps) // int(cfg.trainer.val_check_interval)
+    return {"seconds": round(seconds, 2), "precision": str(cfg.trainer.precision), "val_synth_images": len(dm.synth_val["image"]),
+            "val_real_slices": len(dm.val_native), "validations_per_run": n,
+            "note": "each validation also selects the checkpoint (val_synth); another cadence trains another model"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--out", default="inference_speed")
+    parser.add_argument("--parts", default="tiles,class_map,precision,volume,validation")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    parts = args.parts.split(",")
+    cfg = compose_config(["evaluation.tests=[validation,shift_validation]"], output_dir="/tmp/inference_speed")
+    ckpt = torch.load(PROJECT_ROOT / "models" / "model_a.ckpt", weights_only=False)
+    threshold = float(ckpt.get("quality", {}).get("threshold", float("nan")))
+    out = {"inference_mode": str(cfg.inference_mode), "threads": torch.get_num_threads(), "qc_threshold": threshold}
+    if "tiles" in parts:
+        out["tiles"] = tiles(load_checkpoint(PROJECT_ROOT / "models" / "model_a.ckpt").net.eval(), args.seconds)
+    if "class_map" in parts:
+        out["class_map"] = class_map()
+    if "precision" in parts:
+        out["precision"] = precision_rows(cfg, threshold)
+    if "volume" in parts:
+        out["volume"] = volume_row(cfg)
+    if "validation" in parts:
+        out["validation"] = validation_pass()
+    write(args.out, out)
+
+
+if __name__ == "__main__":
+    main()

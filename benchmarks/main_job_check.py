@@ -1,0 +1,90 @@
+"""The README's main job timed on a fresh clone of this repository: results/main_job_check.json.
+
+  python benchmarks/main_job_check.py [--ref HEAD] [--keep]
+
+Clones the committed `ref` into a temporary folder with the data beside it (../shared/data, linked), installs the
+package there into its own virtual environment (system site-packages visible, so torch is not downloaded again;
+this checkout's editable install is left alone), then runs `python run.py data=synth` there with an empty
+matplotlib cache and no preprocessing cache, and records the wall clock of the command, the run's stage seconds,
+its steps and validation Dice, the families it scored and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spine_synthseg.hardware import describe  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = "python run.py data=synth"
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ref", default="HEAD")
+    parser.add_argument("--keep", action="store_true", help="keep the clone (printed)")
+    parser.add_argument("--out", default=str(ROOT / "results" / "main_job_check.json"))
+    args = parser.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "--short", args.ref], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    work = Path(tempfile.mkdtemp(prefix="main_job_check_"))
+    clone, data = work / "spine-synthseg", ROOT.parent / "shared"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "checkout", "--quiet", commit], cwd=clone, check=True)
+    (work / "shared").symlink_to(data.resolve())
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "MPLCONFIGDIR": str(work / "mpl")}
+    env.pop("SPINE_SYNTHSEG_DATA", None)
+    install_s = timed(["pip", "install", "--quiet", "--disable-pip-version-check", "--no-build-isolation",
+                       "--no-deps", "-e", "."], clone, env)
+    wall_s = timed(COMMAND.split(), clone, env)
+    run = max((clone / "outputs" / "runs").iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    test = metrics.get("test") or {}
+    families = {f"{a['test']}/{a['variant']}": a["n_patients"] for a in test.get("aggregates", [])
+                if a["model"] == metrics["run_name"]}  # patients (volumes: subjects) scored per family
+    record = {
+        "command": f"git clone <repo> && cd <clone> && pip install -e . && {COMMAND}   (../shared/data beside the clone)",
+        "commit": commit,
+        "machine": describe(),
+        "machine_note": "this project's 2-core CPU machine, nothing else running; no GPU",
+        "wall_seconds": round(wall_s, 1),
+        "wall_note": f"`{COMMAND}` alone: preprocessing without a cache, {metrics['max_steps']} training steps at "
+                     f"batch {metrics['batch_size']} with validation, then evaluation on every test family",
+        "install_seconds": round(install_s, 1),
+        "stage_seconds": metrics.get("stage_seconds"),
+        "max_steps": metrics["max_steps"],
+        "batch_size": metrics["batch_size"],
+        "precision": metrics["precision"],
+        "inference_precision": test.get("inference_precision"),
+        "train_images_per_s": metrics["train_images_per_s"],
+        "val_synth_dice_mean": metrics["validation"].get("val_synth/dice_mean"),
+        "val_real_dice_mean": metrics["validation"].get("val_real/dice_mean"),
+        "tested_families": dict(sorted(families.items())),
+    }
+    Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    if args.keep:
+        print(f"clone kept: {clone}")
+    else:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

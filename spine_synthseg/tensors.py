@@ -1,0 +1,12 @@
+"""Tensor operations shared by inference, validation and the generator."""
+
+from __future__ import annotations
+
+import torch
+
+
+def argmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``x.argmax(dim)``, the first maximum on ties, computed as ``x.max(dim).indices``: the same indices, but on the
+    CPU (torch 2.13) 20-30x faster for a reduction over a non-innermost dimension, such as the classes of a
+    (4, H, W) softmax or of (N, 4, H, W) logits (benchmarks/inference_speed.py)."""
+    return x.max(dim).indices

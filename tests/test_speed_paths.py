@@ -1,0 +1,106 @@
+"""The main job's speed paths compute what the plain paths computed: the class-map argmax, the U-Net's pooling,
+threaded reading and preprocessing, the split from file names, and bfloat16 inference where asked."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spine_synthseg.config import PROJECT_ROOT
+from spine_synthseg.data.catalog import source_split
+from spine_synthseg.data.parallel import thread_map
+from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
+from spine_synthseg.data.sources import SourceConfig, read_records
+from spine_synthseg.data.splits import split_patients
+from spine_synthseg.errors import ConfigError, DataError
+from spine_synthseg.models.inference import precision, resolve_precision
+from spine_synthseg.models.unet import UNet
+from spine_synthseg.tensors import argmax
+
+SAMPLE = {"root": str(PROJECT_ROOT / "spine_synthseg" / "sample_data" / "spider_t2space_sample"),
+          "format": "png_folder", "sequence": "t2_SPACE", "patient_id_pattern": "^([^_]+)_"}
+
+
+def test_argmax_equals_torch_argmax_with_ties():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, (5, 4, 7, 6), generator=g).float()  # few values: many ties
+    for dim in range(x.ndim):
+        assert torch.equal(argmax(x, dim), x.argmax(dim))
+    soft = torch.rand(4, 33, 17, generator=g).softmax(0)
+    assert torch.equal(argmax(soft, 0), soft.argmax(0))
+    assert torch.equal(argmax(torch.zeros(4, 3, 3), 0), torch.zeros(3, 3, dtype=torch.long))  # a tie: the first
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_unet_pooling_gives_the_plain_max_pool_logits_and_gradients(bf16):
+    torch.manual_seed(0)
+    fast = UNet(depth=3, base_channels=4)
+    plain = copy.deepcopy(fast)
+    plain.pool = nn.MaxPool2d(2)
+    x = (torch.rand(2, 1, 32, 24) * 4).round() / 4  # coarse values: tied maxima in the first pooling windows
+    y = torch.randint(0, 4, (2, 32, 24))
+    out = []
+    for net in (fast, plain):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = net(x)
+        F.cross_entropy(logits.float(), y).backward()
+        out.append((logits.detach(), [p.grad for p in net.parameters()]))
+    assert torch.equal(out[0][0], out[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(out[0][1], out[1][1]))
+
+
+def test_thread_map_keeps_order_and_raises_the_first_error_in_order():
+    assert thread_map(lambda i: i * i, range(50)) == [i * i for i in range(50)]
+
+    def fail(i):
+        if i in (7, 30):
+            raise DataError(f"item {i}")
+        return i
+
+    with pytest.raises(DataError, match="item 7"):
+        thread_map(fail, range(50))
+
+
+def test_threaded_preprocessing_equals_one_thread():
+    records, _ = read_records(SourceConfig.from_dict(SAMPLE))
+    cfg = PreprocessConfig.from_dict({"spacing_mm": 1.5, "size": [160, 128], "percentiles": [0.5, 99.5],
+                                      "n_clusters": 4, "n_tissue": 12})
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = preprocess_records(records, cfg)
+        torch.set_num_threads(1)
+        one = preprocess_records(records, cfg)
+    finally:
+        torch.set_num_threads(threads)
+    for name in ("image", "structures", "instances", "bg_distance", "clusters", "tissue", "shapes"):
+        assert torch.equal(getattr(two, name), getattr(one, name)), name
+    assert two.names == one.names and two.patient_ids == one.patient_ids
+
+
+def test_the_split_from_file_names_is_the_split_from_records(png_folder):
+    for source in (SAMPLE, {**SAMPLE, "root": str(png_folder)}):
+        split = {"fractions": {"train": 0.34, "val": 0.33, "test": 0.33}, "seed": 3}
+        records, _ = read_records(SourceConfig.from_dict(source))
+        assert source_split(source, split) == split_patients([r.patient_id for r in records], split["fractions"], 3)
+    with pytest.raises(DataError, match="patient_id_pattern"):
+        source_split({**SAMPLE, "patient_id_pattern": "^(nomatch)_"}, split)
+
+
+def test_inference_precision_resolves_and_casts():
+    cpu = torch.device("cpu")
+    assert resolve_precision("32", cpu) == "32" and resolve_precision(32, cpu) == "32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) in ("32", "bf16")
+    with pytest.raises(ConfigError, match="inference_precision"):
+        resolve_precision("fp16", cpu)
+    net = nn.Conv2d(1, 2, 3)
+    x = torch.rand(1, 1, 8, 8)
+    with precision(net, "bf16"):
+        assert net(x).dtype == torch.bfloat16
+    with torch.autocast("cpu", dtype=torch.bfloat16), precision(net, "32"):
+        assert net(x).dtype == torch.float32  # 32 switches an outer autocast off
+    assert np.isfinite(net(x).detach().numpy()).all()
