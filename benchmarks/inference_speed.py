@@ -148,11 +148,12 @@ def validation_pass() -> dict:
                          enable_model_summary=False)
     trainer.validate(module, dm, verbose=False)  # warm-up
     start = time.perf_counter()
-    trainer.validate(module, dm, verbose=False)
+    found = trainer.validate(module, dm, verbose=False)[0]
     seconds = time.perf_counter() - start
     n = int(cfg.trainer.max_steps) // int(cfg.trainer.val_check_interval)
     return {"seconds": round(seconds, 2), "precision": str(cfg.trainer.precision), "val_synth_images": len(dm.synth_val["image"]),
             "val_real_slices": len(dm.val_native), "validations_per_run": n,
+            "dice_mean": {k: round(float(v), 4) for k, v in found.items() if k.endswith("dice_mean")},
             "note": "each validation also selects the checkpoint (val_synth); another cadence trains another model"}
 
 

@@ -2,11 +2,11 @@
 
   python benchmarks/main_job_check.py [--ref HEAD] [--keep]
 
-Clones the committed `ref` into a temporary folder with the data beside it (../shared/data, linked), installs the
-package there into its own virtual environment (system site-packages visible, so torch is not downloaded again;
-this checkout's editable install is left alone), then runs `python run.py data=synth` there with an empty
-matplotlib cache and no preprocessing cache, and records the wall clock of the command, the run's stage seconds,
-its steps and validation Dice, the families it scored and the machine.
+Clones the committed `ref` into a temporary folder with the data beside it (../shared/data, linked) and runs
+`python run.py data=synth` there, the clone's package first on PYTHONPATH (the requirements are installed on this
+machine; `pip install -e .` in the clone would repoint this checkout's editable install), with an empty matplotlib
+cache and no preprocessing cache. Records the wall clock of the command, the run's stage seconds, its steps and
+validation Dice, the families it scored and the machine.
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ def main() -> None:
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     subprocess.run(["git", "checkout", "--quiet", commit], cwd=clone, check=True)
     (work / "shared").symlink_to(data.resolve())
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "MPLCONFIGDIR": str(work / "mpl")}
+    env = {**os.environ, "PYTHONPATH": str(clone), "MPLCONFIGDIR": str(work / "mpl")}
     env.pop("SPINE_SYNTHSEG_DATA", None)
-    install_s = timed(["pip", "install", "--quiet", "--disable-pip-version-check", "--no-build-isolation",
-                       "--no-deps", "-e", "."], clone, env)
+    package = subprocess.run([sys.executable, "-c", "import spine_synthseg; print(spine_synthseg.__file__)"], cwd=clone,
+                             env=env, capture_output=True, text=True, check=True).stdout.strip()
+    if not package.startswith(str(clone)):
+        raise SystemExit(f"the clone's package is not the one imported there ({package}); stopped")
     wall_s = timed(COMMAND.split(), clone, env)
     run = max((clone / "outputs" / "runs").iterdir())
     metrics = json.loads((run / "metrics.json").read_text())
@@ -60,14 +60,13 @@ def main() -> None:
     families = {f"{a['test']}/{a['variant']}": a["n_patients"] for a in test.get("aggregates", [])
                 if a["model"] == metrics["run_name"]}  # patients (volumes: subjects) scored per family
     record = {
-        "command": f"git clone <repo> && cd <clone> && pip install -e . && {COMMAND}   (../shared/data beside the clone)",
+        "command": f"git clone <repo> && cd <clone> && PYTHONPATH=<clone> {COMMAND}   (../shared/data beside the clone)",
         "commit": commit,
         "machine": describe(),
         "machine_note": "this project's 2-core CPU machine, nothing else running; no GPU",
         "wall_seconds": round(wall_s, 1),
         "wall_note": f"`{COMMAND}` alone: preprocessing without a cache, {metrics['max_steps']} training steps at "
                      f"batch {metrics['batch_size']} with validation, then evaluation on every test family",
-        "install_seconds": round(install_s, 1),
         "stage_seconds": metrics.get("stage_seconds"),
         "max_steps": metrics["max_steps"],
         "batch_size": metrics["batch_size"],

@@ -1,6 +1,6 @@
 """The house rule: every import inside the package points down a layer (no cycles, no reaching up).
 
-  core (structures, errors, config, labels, visualisation) < data, synthesis < models < training, evaluation < apps
+  core (structures, errors, config, labels, hardware, tensors, visualisation) < data, synthesis < models < training, evaluation < apps
 
 Packages of the same layer never import each other (data and synthesis are independent; so are training and
 evaluation). Read from the source with ast, so it holds for lazy imports inside functions too.

@@ -13,7 +13,7 @@ T, R = TypeVar("T"), TypeVar("R")
 
 def thread_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """[fn(x) for x in items], on torch.get_num_threads() threads (NumPy, SciPy, PIL and torch release the GIL in
-    their kernels; 1.7x on 2 cores for reading and preprocessing, benchmarks/preprocess_speed.py). The results keep
+    their kernels: reading and preprocessing, benchmarks/data_speed.py). The results keep
     the items' order and the first error in that order is raised, as in the loop."""
     items = list(items)
     workers = min(torch.get_num_threads(), len(items))
