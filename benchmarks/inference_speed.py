@@ -13,6 +13,10 @@
                modes quality score and the slices it flags at the shipped threshold
   volume       one shift-validation volume (every slice) through ``segment_stack`` at both precisions: seconds and
                the voxels whose label differs
+  home_field   (its own run: --parts home_field --out home_field_speed) the standard test's home-field copies
+               (contrast and resolution variants) built on 1 and on 2 threads, identical; and the seconds of
+               segmenting the resolution group's native variant, the standard test's very slices, which evaluation
+               now reuses (bf16)
   validation   seconds of one validation pass of data=synth (val_synth + val_real, Lightning at the trainer's
                precision) on the shipped Model A: the cost of each validation of the 2,000-step run (every 400 steps)
 Writes results/benchmarks/<out>.json.
@@ -29,6 +33,7 @@ import torch
 from _common import write
 from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict
 from spine_synthseg.data import families
+from spine_synthseg.data.parallel import thread_map
 from spine_synthseg.data.orientation import SagittalLayout
 from spine_synthseg.data.spider_mha import read_volume
 from spine_synthseg.evaluation.body_metrics import vertebral_body_metrics
@@ -134,6 +139,28 @@ def volume_row(cfg) -> dict:
     return out
 
 
+def home_field() -> dict:
+    cfg = compose_config(["evaluation.tests=[standard,contrast,resolution]"], output_dir="/tmp/inference_speed")
+    model = load_checkpoint(PROJECT_ROOT / "models" / "model_a.ckpt", to_dict(cfg.preprocess))
+    cases, _ = build_cases(cfg, {"source": "spider_t2space", **model.hparams.splits})
+    perturbed = [c for c in cases if c.transform is not None]
+    out, built = {"variants": [c.variant for c in perturbed]}, {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        built[threads] = [thread_map(c.image, range(len(c.records))) for c in perturbed]
+        out[f"build_seconds_{threads}_threads"] = round(time.perf_counter() - start, 2)
+    out["identical"] = all(np.array_equal(a, b) for x, y in zip(built[1], built[2]) for a, b in zip(x, y))
+    native = next(c for c in cases if c.test == "resolution" and c.transform is None)
+    images = [native.image(i) for i in range(len(native.records))]
+    with precision(model, "bf16"):
+        start = time.perf_counter()
+        segment_slices(model, images, [r.spacing_mm for r in native.records], mode=str(cfg.inference_mode))
+        out["native_variant_inference_seconds_bf16"] = round(time.perf_counter() - start, 2)
+    out["native_variant"], out["native_slices"] = native.variant, len(images)
+    return out
+
+
 def validation_pass() -> dict:
     import lightning.pytorch as pl
     from hydra.utils import instantiate
@@ -177,6 +204,8 @@ def main() -> None:
         out["precision"] = precision_rows(cfg, threshold)
     if "volume" in parts:
         out["volume"] = volume_row(cfg)
+    if "home_field" in parts:
+        out["home_field"] = home_field()
     if "validation" in parts:
         out["validation"] = validation_pass()
     write(args.out, out)

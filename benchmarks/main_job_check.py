@@ -28,6 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python run.py data=synth"
 
 
+def machine() -> dict:
+    """describe() with the CPU's model name, logical CPUs, memory and the load average just before the run."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
+    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0) if Path("/proc/meminfo").is_file() else 0
+    return {**describe(), "model_name": model, "logical_cpus": os.cpu_count(), "memory_gib": round(mem / 2**20, 1),
+            "load_average_1_5_15_before": [round(x, 2) for x in os.getloadavg()]}
+
+
 def timed(cmd: list[str], cwd: Path, env: dict) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=env, check=True)
@@ -53,17 +63,20 @@ def main() -> None:
                              env=env, capture_output=True, text=True, check=True).stdout.strip()
     if not package.startswith(str(clone)):
         raise SystemExit(f"the clone's package is not the one imported there ({package}); stopped")
+    machine_before = machine()
     wall_s = timed(COMMAND.split(), clone, env)
     run = max((clone / "outputs" / "runs").iterdir())
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics.get("test") or {}
     families = {f"{a['test']}/{a['variant']}": a["n_patients"] for a in test.get("aggregates", [])
-                if a["model"] == metrics["run_name"]}  # patients (volumes: subjects) scored per family
+                if a["model"] == metrics["run_name"] and "=" not in a["variant"]}  # patients (volumes: subjects)
+    by_sequence = {f"{a['test']}/{a['variant']}": a["n_patients"] for a in test.get("aggregates", [])
+                   if a["model"] == metrics["run_name"] and "=" in a["variant"]}  # the same slices regrouped
     record = {
         "command": f"git clone <repo> && cd <clone> && PYTHONPATH=<clone> {COMMAND}   (../shared/data beside the clone)",
         "commit": commit,
-        "machine": describe(),
-        "machine_note": "this project's 2-core CPU machine, nothing else running; no GPU",
+        "machine": machine_before,
+        "machine_note": "this project's 2-core CPU machine, no GPU; the load average is read just before the run",
         "wall_seconds": round(wall_s, 1),
         "wall_note": f"`{COMMAND}` alone: preprocessing without a cache, {metrics['max_steps']} training steps at "
                      f"batch {metrics['batch_size']} with validation, then evaluation on every test family",
@@ -76,6 +89,8 @@ def main() -> None:
         "val_synth_dice_mean": metrics["validation"].get("val_synth/dice_mean"),
         "val_real_dice_mean": metrics["validation"].get("val_real/dice_mean"),
         "tested_families": dict(sorted(families.items())),
+        "n_tested_families": len(families),
+        "external_by_sequence": dict(sorted(by_sequence.items())),
     }
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))

@@ -13,11 +13,11 @@ from spine_synthseg.config import PROJECT_ROOT
 from spine_synthseg.data.catalog import source_split
 from spine_synthseg.data.parallel import thread_map
 from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
-from spine_synthseg.data.sources import SourceConfig, read_records
+from spine_synthseg.data.sources import SourceConfig, patient_ids, read_records
 from spine_synthseg.data.splits import split_patients
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.inference import precision, resolve_precision
-from spine_synthseg.models.unet import UNet
+from spine_synthseg.models.unet import MaxPool2x2, UNet
 from spine_synthseg.tensors import argmax
 
 SAMPLE = {"root": str(PROJECT_ROOT / "spine_synthseg" / "sample_data" / "spider_t2space_sample"),
@@ -32,6 +32,26 @@ def test_argmax_equals_torch_argmax_with_ties():
     soft = torch.rand(4, 33, 17, generator=g).softmax(0)
     assert torch.equal(argmax(soft, 0), soft.argmax(0))
     assert torch.equal(argmax(torch.zeros(4, 3, 3), 0), torch.zeros(3, 3, dtype=torch.long))  # a tie: the first
+    classes = torch.randint(0, 12, (4, 96, 80), generator=g)  # the generator's majority vote: tied window counts
+    votes = F.avg_pool2d(F.one_hot(classes, 12).permute(0, 3, 1, 2).float(), 5, stride=1, padding=2,
+                         count_include_pad=False)
+    assert torch.equal(argmax(votes, 1), votes.argmax(1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_max_pool_2x2_equals_torch_max_pool_on_ties(dtype):
+    g = torch.Generator().manual_seed(1)
+    blocks = torch.randint(0, 3, (2, 3, 8, 6), generator=g).to(dtype)
+    x = blocks.repeat_interleave(2, -2).repeat_interleave(2, -1)  # constant 2 x 2 blocks: every window tied
+    x[..., ::4, ::4] += 1  # and some windows with one clear maximum
+    weight = torch.rand(2, 3, 8, 6, generator=g).to(dtype)
+    grads = []
+    for pool in (MaxPool2x2(), nn.MaxPool2d(2)):
+        leaf = x.clone().requires_grad_()
+        out = pool(leaf)
+        (out * weight).sum().backward()
+        grads.append((out.detach(), leaf.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -40,7 +60,7 @@ def test_unet_pooling_gives_the_plain_max_pool_logits_and_gradients(bf16):
     fast = UNet(depth=3, base_channels=4)
     plain = copy.deepcopy(fast)
     plain.pool = nn.MaxPool2d(2)
-    x = (torch.rand(2, 1, 32, 24) * 4).round() / 4  # coarse values: tied maxima in the first pooling windows
+    x = torch.rand(2, 1, 32, 24)
     y = torch.randint(0, 4, (2, 32, 24))
     out = []
     for net in (fast, plain):
@@ -88,6 +108,9 @@ def test_the_split_from_file_names_is_the_split_from_records(png_folder):
         assert source_split(source, split) == split_patients([r.patient_id for r in records], split["fractions"], 3)
     with pytest.raises(DataError, match="patient_id_pattern"):
         source_split({**SAMPLE, "patient_id_pattern": "^(nomatch)_"}, split)
+    grouped = SourceConfig.from_dict({**SAMPLE, "root": str(png_folder), "patient_of_series": {"101": "100"}})
+    assert patient_ids(grouped) == [r.patient_id for r in read_records(grouped)[0]]
+    assert set(patient_ids(grouped)) == {"100", "102"}
 
 
 def test_inference_precision_resolves_and_casts():

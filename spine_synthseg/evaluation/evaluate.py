@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
@@ -94,7 +95,8 @@ def score_model(cfg: DictConfig, name: str, model, seed, cases: list[EvalCase], 
     predictions: dict[tuple[str, str], list[np.ndarray]] = {}
     done: dict[int, tuple[list, dict]] = {}  # id of an untransformed case's records -> its predictions and scores
     for case in tqdm(cases, desc=f"evaluate {name}", leave=False):
-        images = thread_map(case.image, range(len(case.records)))  # perturbed copies (home-field), in parallel
+        with torch.autocast(next(model.parameters()).device.type, enabled=False):  # inputs in float32 at any threads
+            images = thread_map(case.image, range(len(case.records)))  # perturbed copies (home-field), in parallel
         spacings = [r.spacing_mm for r in case.records]
         if case.transform is None and id(case.records) in done:
             preds, qc = done[id(case.records)]

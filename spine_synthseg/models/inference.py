@@ -39,14 +39,14 @@ WINDOW_SCALE = {"sliding_window": 1.0, "large_window": 1.5}  # window size / tra
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """"bf16" or "32" for an inference_precision (PRECISIONS) on a device: "auto" is bf16 where the device computes
-    bfloat16 natively (a CPU with AMX, AVX512-BF16 or Arm BF16: ``hardware.native_bf16``; a CUDA GPU with bf16),
-    else 32 (float32)."""
+    bfloat16 natively (a CPU with AMX, AVX512-BF16 or Arm BF16: ``hardware.native_bf16``; a CUDA GPU with native
+    bf16, not emulated), else 32 (float32). Measured on an AMX CPU only (benchmarks/inference_speed.py)."""
     if str(precision) not in PRECISIONS:
         raise ConfigError(f"inference_precision={precision!r}; use one of {PRECISIONS} (conf/config.yaml).")
     if str(precision) != "auto":
         return str(precision)
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "32"
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "32"
     return "bf16" if device.type == "cpu" and native_bf16() else "32"
 
 

@@ -99,6 +99,7 @@ def train(cfg: DictConfig) -> dict:
     t0 = time.perf_counter()
     trainer.fit(module, datamodule)
     train_s = time.perf_counter() - t0
+    images_per_s = speed.images_per_s if speed else None  # over the fit (before the best checkpoint's validation)
     best = checkpoint.best_model_path or checkpoint.last_model_path
     t_validate = time.perf_counter()
     results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False)
@@ -109,7 +110,7 @@ def train(cfg: DictConfig) -> dict:
         "run_name": cfg.run_name, "experiment": choices.get("experiment"), "choices": choices,
         "train_source": datamodule.train_source, "seed": int(cfg.seed), "commit": commit, "precision": str(trainer.precision),
         "max_steps": int(cfg.trainer.max_steps), "batch_size": int(cfg.data.batch_size),
-        "train_seconds": round(train_s, 1), "train_images_per_s": speed.images_per_s if speed else None,
+        "train_seconds": round(train_s, 1), "train_images_per_s": images_per_s,
         "stage_seconds": {"prepare": round(prepare_s, 1), "fit": round(train_s, 1), "validate_best": round(validate_s, 1)},
         "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "monitor": checkpoint.monitor,
         "best_val_of_monitor": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
