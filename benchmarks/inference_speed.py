@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from _common import write
+from _common import rate, write
 from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict
 from spine_synthseg.data import families
 from spine_synthseg.data.parallel import thread_map
@@ -49,15 +49,6 @@ MODELS = ("model_a", "model_b", "model_b_aug", "model_c")
 PRECISIONS = ("32", "bf16")
 
 
-def per_second(fn, items: int, seconds: float) -> float:
-    fn()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        fn()
-        n += items
-    return n / (time.perf_counter() - start)
-
-
 def tiles(net: torch.nn.Module, seconds: float) -> list[dict]:
     rows = []
     fast_pool = net.pool
@@ -69,8 +60,8 @@ def tiles(net: torch.nn.Module, seconds: float) -> list[dict]:
             for batch in (4, 6, 16, 32):
                 x = torch.rand(batch, 1, 160, 128).contiguous(memory_format=fmt)
                 with torch.no_grad(), precision(net, prec):
-                    rate = per_second(lambda: net(x).float().softmax(1), batch, seconds)
-                rows.append({"layout": layout, "precision": prec, "tiles_per_call": batch, "tiles_per_s": round(rate, 1)})
+                    speed = rate(lambda: net(x).float().softmax(1), batch, seconds, warmup=1)
+                rows.append({"layout": layout, "precision": prec, "tiles_per_call": batch, "tiles_per_s": round(speed, 1)})
                 print(rows[-1], flush=True)
     net.to(memory_format=torch.contiguous_format)
     return rows
@@ -79,8 +70,8 @@ def tiles(net: torch.nn.Module, seconds: float) -> list[dict]:
 def class_map() -> dict:
     prob = torch.rand(4, 210, 168).softmax(0)
     assert torch.equal(prob.argmax(0), argmax(prob, 0))
-    return {"argmax_ms": round(1e3 / per_second(lambda: prob.argmax(0), 1, 1.0), 3),
-            "max_indices_ms": round(1e3 / per_second(lambda: argmax(prob, 0), 1, 1.0), 3)}
+    return {"argmax_ms": round(1e3 / rate(lambda: prob.argmax(0), 1, 1.0, warmup=1), 3),
+            "max_indices_ms": round(1e3 / rate(lambda: argmax(prob, 0), 1, 1.0, warmup=1), 3)}
 
 
 def precision_rows(cfg, qc_threshold: float) -> list[dict]:
