@@ -29,13 +29,8 @@ COMMAND = "python run.py data=synth"
 
 
 def machine() -> dict:
-    """describe() with the CPU's model name, logical CPUs, memory and the load average just before the run."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0) if Path("/proc/meminfo").is_file() else 0
-    return {**describe(), "model_name": model, "logical_cpus": os.cpu_count(), "memory_gib": round(mem / 2**20, 1),
-            "load_average_1_5_15_before": [round(x, 2) for x in os.getloadavg()]}
+    """describe() (CPU model and flags, cores, memory) with the load average just before the run."""
+    return {**describe(), "load_average_1_5_15_before": [round(x, 2) for x in os.getloadavg()]}
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> float:
@@ -68,10 +63,10 @@ def main() -> None:
     run = max((clone / "outputs" / "runs").iterdir())
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics.get("test") or {}
-    families = {f"{a['test']}/{a['variant']}": a["n_patients"] for a in test.get("aggregates", [])
-                if a["model"] == metrics["run_name"] and "=" not in a["variant"]}  # patients (volumes: subjects)
-    by_sequence = {f"{a['test']}/{a['variant']}": a["n_patients"] for a in test.get("aggregates", [])
-                   if a["model"] == metrics["run_name"] and "=" in a["variant"]}  # the same slices regrouped
+    families, by_sequence = {}, {}  # patients (volumes: subjects) per family; "sequence=..." rows regroup its slices
+    for a in test.get("aggregates", []):
+        if a["model"] == metrics["run_name"]:
+            (by_sequence if "=" in a["variant"] else families)[f"{a['test']}/{a['variant']}"] = a["n_patients"]
     record = {
         "command": f"git clone <repo> && cd <clone> && PYTHONPATH=<clone> {COMMAND}   (../shared/data beside the clone)",
         "commit": commit,

@@ -31,13 +31,29 @@ def native_bf16() -> bool:
 
 
 def describe() -> dict:
-    """A record of the machine for benchmark files: processor, core count and the flags that matter here."""
+    """A record of the machine for benchmark files: processor (and its model name), core count, memory and the flags
+    that matter here."""
     import os
 
     import torch
 
     flags = cpu_flags()
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__,
+    return {"cpu": platform.processor() or platform.machine(), "model_name": _proc_field("/proc/cpuinfo", "model name"),
+            "cores": os.cpu_count(), "memory_gib": _memory_gib(), "torch": torch.__version__,
             "bf16_flags": sorted(flags & {*NATIVE_BF16_FLAGS, "amx_tile", "amx_int8"}),
             "avx512f": "avx512f" in flags, "native_bf16": native_bf16(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _proc_field(path: str, key: str) -> str | None:
+    """The value of the first `key: value` line of a /proc file; None where unreadable."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == key), None)
+
+
+def _memory_gib() -> float | None:
+    total = _proc_field("/proc/meminfo", "MemTotal")  # "24683712 kB"
+    return round(int(total.split()[0]) / 2**20, 1) if total else None

@@ -245,7 +245,8 @@ def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, 
     inference_precision: auto | bf16 | 32 (``inference.resolve_precision``; None: the config's default).
     Returns the written path(s)."""
     input_path, output = Path(input_path), Path(output)
-    rule = load_rule(volume_rule or _predict_defaults()["volume_rule"])
+    defaults = _predict_defaults() if not volume_rule or not inference_precision else {}
+    rule = load_rule(volume_rule or defaults["volume_rule"])
     if rule.needs_quality and not quality:
         raise ConfigError(f"volume rule {rule.name} decides per slice from the quality score; keep --quality on, or "
                           f"choose another --volume-rule.")
@@ -278,7 +279,7 @@ def predict(checkpoint: str | Path, input_path: str | Path, output: str | Path, 
                           f"and both are {mode}; pass another --mode, or --quality flip / none.")
     if quality and quality[1] is None:  # the threshold chosen for this checkpoint (NaN: none was)
         quality = (quality[0], model.quality.get("threshold", float("nan")), *quality[2:])
-    with precision(model, str(inference_precision or _predict_defaults()["precision"])):
+    with precision(model, str(inference_precision or defaults["precision"])):
         if is_png:
             return predict_png_folder(model, input_path, target, slices, mode, quality, rule)
         return predict_volume(model, image, layout, target, mode, input_path, quality, rule)
