@@ -13,6 +13,7 @@ from spine_synthseg.data.records import SliceRecord
 from spine_synthseg.data.slice_set import SliceSet
 from spine_synthseg.errors import DataError
 from spine_synthseg.labels import DISTANCE_BANDS_MM, background_distance_bands, intensity_clusters, tissue_classes
+from spine_synthseg.tensors import quantile
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def resample(array: np.ndarray, spacing_mm: tuple[float, float], target_mm: floa
 
 def normalise(image: torch.Tensor, percentiles: tuple[float, float]) -> torch.Tensor:
     """Map the given intensity percentiles to [0, 1] and clip."""
-    lo, hi = torch.quantile(image.flatten(), torch.tensor(percentiles) / 100.0)
+    lo, hi = quantile(image.flatten(), torch.tensor(percentiles) / 100.0)
     return ((image - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
 
 

@@ -34,6 +34,7 @@ from spine_synthseg.synthesis.resolution import RandomResolution
 from spine_synthseg.synthesis.sampling import check_interval
 from spine_synthseg.synthesis.spatial import RandomSpatial
 from spine_synthseg.synthesis.subregions import StructureSubregions
+from spine_synthseg.tensors import quantile
 
 # stage name (= config key under `synth`) -> default class, in application order
 STAGES = {"spatial": RandomSpatial, "background": BackgroundPartition, "absence": SpineAbsence,
@@ -139,7 +140,7 @@ class SpineSynthGenerator:
         if self.output_percentiles is None:
             return minmax(image)
         q = torch.tensor(self.output_percentiles, device=image.device) / 100
-        lo, hi = image.flatten(1).quantile(q, dim=1).view(2, -1, 1, 1, 1)
+        lo, hi = quantile(image.flatten(1), q, dim=1).view(2, -1, 1, 1, 1)
         return ((image - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
 
     def generate_synthetic_mri(self, label_map, generator: torch.Generator | None = None,
