@@ -11,8 +11,8 @@ from spine_synthseg.data.slice_set import SliceSet
 
 
 class RealSliceDataset(Dataset):
-    """Real images with their labels on the canvas: {"image": (1, H, W), "structures": (H, W), "annotated": (3,),
-    "shape": (2,) the slice's (h, w)}."""
+    """Real images with their labels on the canvas: {"image": (1, H, W), "structures": uint8 (H, W), "annotated":
+    (3,), "shape": (2,) the slice's (h, w)}. The crop (``training.crops``) returns the labels as int64."""
 
     def __init__(self, slices: SliceSet) -> None:
         self.slices = slices
@@ -22,14 +22,15 @@ class RealSliceDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         s = self.slices
-        return {"image": s.image[i][None], "structures": s.structures[i].long(), "annotated": s.annotated[i],
+        return {"image": s.image[i][None], "structures": s.structures[i], "annotated": s.annotated[i],
                 "shape": s.shapes[i].long()}
 
 
 class LabelMapDataset(Dataset):
     """Label maps only, for Model A: the real images are not copied into this dataset at all.
 
-    Items: {"structures", "instances", "bg_distance", "clusters", "tissue": (H, W), "shape": (2,)}.
+    Items: {"structures", "instances", "bg_distance", "clusters", "tissue": (H, W) in their stored integer dtypes
+    (uint8 / int16: a batch is collated and cropped 4x smaller; the crop returns them as int64), "shape": (2,)}.
     """
 
     def __init__(self, slices: SliceSet) -> None:
@@ -44,14 +45,8 @@ class LabelMapDataset(Dataset):
         return self.structures.shape[0]
 
     def __getitem__(self, i: int) -> dict:
-        return {
-            "structures": self.structures[i].long(),
-            "instances": self.instances[i].long(),
-            "bg_distance": self.bg_distance[i].long(),
-            "clusters": self.clusters[i].long(),
-            "tissue": self.tissue[i].long(),
-            "shape": self.shapes[i].long(),
-        }
+        return {"structures": self.structures[i], "instances": self.instances[i], "bg_distance": self.bg_distance[i],
+                "clusters": self.clusters[i], "tissue": self.tissue[i], "shape": self.shapes[i].long()}
 
 
 class NativeSliceDataset(Dataset):
@@ -78,8 +73,8 @@ def labels_only_batch(batch: dict) -> dict:
 
 
 def stack_label_maps(slices: SliceSet, indices: list[int] | None = None) -> dict[str, torch.Tensor]:
-    """The label-map fields of `slices` as one batch (for fixed synthetic validation sets)."""
+    """The label-map fields of `slices` as one int64 batch (for fixed synthetic validation sets)."""
     ds = LabelMapDataset(slices)
     idx = range(len(ds)) if indices is None else indices
     items = [ds[i] for i in idx]
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    return {k: torch.stack([it[k] for it in items]).long() for k in items[0]}
