@@ -37,9 +37,9 @@ class ConvBlock(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, norm: str, dropout: float):
         super().__init__(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.LeakyReLU(0.01, inplace=True),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.LeakyReLU(0.01),
             nn.Dropout2d(dropout) if dropout else nn.Identity(),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.LeakyReLU(0.01, inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.LeakyReLU(0.01),
         )
 
 
