@@ -1,5 +1,6 @@
-"""The main job's speed paths compute what the plain paths computed: the class-map argmax, the U-Net's pooling,
-threaded reading and preprocessing, the split from file names, and bfloat16 inference where asked."""
+"""The main job's speed paths compute what the plain paths computed: the class-map argmax, the percentiles, the
+U-Net's pooling and activations, the training crops, threaded reading and preprocessing, the split from file
+names, and bfloat16 inference where asked."""
 
 import copy
 
@@ -18,7 +19,8 @@ from spine_synthseg.data.splits import split_patients
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.inference import precision, resolve_precision
 from spine_synthseg.models.unet import MaxPool2x2, UNet
-from spine_synthseg.tensors import argmax
+from spine_synthseg.tensors import argmax, quantile
+from spine_synthseg.training.crops import RandomCrop
 
 SAMPLE = {"root": str(PROJECT_ROOT / "spine_synthseg" / "sample_data" / "spider_t2space_sample"),
           "format": "png_folder", "sequence": "t2_SPACE", "patient_id_pattern": "^([^_]+)_"}
@@ -64,6 +66,64 @@ def test_unet_pooling_gives_the_plain_max_pool_logits_and_gradients(bf16):
     y = torch.randint(0, 4, (2, 32, 24))
     out = []
     for net in (fast, plain):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = net(x)
+        F.cross_entropy(logits.float(), y).backward()
+        out.append((logits.detach(), [p.grad for p in net.parameters()]))
+    assert torch.equal(out[0][0], out[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(out[0][1], out[1][1]))
+
+
+@pytest.mark.parametrize("shape", [(8, 20480), (3, 1000), (5, 7), (1, 1), (2, 30000)])
+def test_quantile_equals_torch_quantile(shape):
+    """tensors.quantile (order statistics by topk) against torch.quantile, along the last dim and along dim 0:
+    continuous values, heavy ties, constants; q at the ends, on either side of the median, unsorted, the median
+    (deep order statistics: torch's own path); NaN (torch's own path)."""
+    g = torch.Generator().manual_seed(2)
+    for x in (torch.randn(shape, generator=g), torch.randint(0, 5, shape, generator=g).float(), torch.ones(shape)):
+        for q in ([0.005, 0.995], [0.0, 1.0], [0.99, 0.01], [0.0015], [0.5], [0.3, 0.7, 0.999]):
+            q = torch.tensor(q)
+            for dim in (-1, 0):
+                assert torch.equal(quantile(x, q, dim), torch.quantile(x, q, dim=dim)), (shape, q, dim)
+    x = torch.randn(shape, generator=g)
+    x.view(-1)[0] = float("nan")
+    assert torch.equal(quantile(x, torch.tensor([0.01, 0.99]), -1).isnan(),
+                       torch.quantile(x, torch.tensor([0.01, 0.99]), dim=-1).isnan())
+
+
+def test_crop_views_equal_the_gathered_crops():
+    """RandomCrop.apply (one view per image) against advanced indexing, for labels (returned as int64 by the
+    crop) and images with a channel axis."""
+    g = torch.Generator().manual_seed(3)
+    crop = RandomCrop((12, 8))
+    labels = torch.randint(0, 4, (5, 20, 16), generator=g, dtype=torch.uint8)
+    images = torch.rand(5, 1, 20, 16, generator=g)
+    corners = torch.stack([torch.randint(0, 9, (5,), generator=g), torch.randint(0, 9, (5,), generator=g)], 1)
+    rows = corners[:, :1] + torch.arange(12)
+    cols = corners[:, 1:] + torch.arange(8)
+    b = torch.arange(5)[:, None, None]
+    assert torch.equal(crop.apply(corners, labels), labels[b, rows[:, :, None], cols[:, None, :]])
+    assert torch.equal(crop.apply(corners, images), images.movedim(1, 3)[b, rows[:, :, None], cols[:, None, :]].movedim(3, 1))
+    batch = {"structures": labels, "image": images, "shape": torch.tensor([[20, 16]] * 5)}
+    out = crop(batch, ("structures", "image"), torch.Generator().manual_seed(0))
+    assert out["structures"].dtype == torch.int64 and out["image"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_unet_activations_out_of_place_give_the_in_place_logits_and_gradients(bf16):
+    """The ConvBlocks' LeakyReLU is out of place (an in-place one on instance norm's output view makes autograd
+    copy whole activations): the same logits and gradients as in place."""
+    torch.manual_seed(0)
+    fast = UNet(depth=3, base_channels=4)
+    inplace = copy.deepcopy(fast)
+    for m in inplace.modules():
+        if isinstance(m, nn.LeakyReLU):
+            m.inplace = True
+    assert not any(m.inplace for m in fast.modules() if isinstance(m, nn.LeakyReLU))
+    x = torch.rand(2, 1, 32, 24)
+    y = torch.randint(0, 4, (2, 32, 24))
+    out = []
+    for net in (fast, inplace):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = net(x)
         F.cross_entropy(logits.float(), y).backward()

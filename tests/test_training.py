@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from spine_synthseg.config import PROJECT_ROOT, to_dict
 from spine_synthseg.errors import ConfigError
+from spine_synthseg.apps.train_evaluate import train_and_evaluate
 from spine_synthseg.training.train import build_module
 from tests.helpers import compose_cfg
 
@@ -33,6 +34,22 @@ def test_model_b_smoke_run(smoke_runs):
     metrics = smoke_runs["model_b"]["metrics"]
     assert metrics["train_source"] == "real" and "val_real/dice_mean" in metrics["validation"]
     assert "val_synth/dice_mean" not in metrics["validation"] and metrics["monitor"] == "val_real/dice_mean"
+
+
+def test_best_checkpoint_scores_are_those_of_a_fresh_validation(tmp_path, data_root):
+    """metrics.json's validation Dice is the one logged when the best checkpoint was saved (train.best_validation):
+    a fresh trainer.validate of that checkpoint gives the same values, here with two validations to choose from."""
+    cfg = compose_cfg(tmp_path, ["experiment=model_a", "evaluate_after_fit=false", "budget.max_steps=4",
+                                 "budget.val_check_interval=2"])
+    metrics = train_and_evaluate(cfg)
+    dm = instantiate(cfg.data, _convert_="all")
+    module = build_module(cfg, dm)
+    assert sorted(module.validation_history) == []  # a fresh module has validated nothing
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(tmp_path))
+    fresh = trainer.validate(module, dm, ckpt_path=tmp_path / metrics["checkpoint"], verbose=False)
+    assert metrics["validation"] == {k: float(v) for r in fresh for k, v in r.items() if "/dice" in k}
+    assert metrics["best_step"] in (2, 4)
+    assert {"val_synth/dice_mean", "val_real/dice_mean", "val_real/dice_vertebra"} <= set(metrics["validation"])
 
 
 class CaptureBatches(pl.Callback):

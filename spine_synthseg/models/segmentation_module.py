@@ -41,6 +41,8 @@ class SegmentationModule(pl.LightningModule):
     patient ids}; saved in the checkpoint, so that evaluation scores the run on its own test patients and refuses
     its training and validation patients (``evaluation.run_split``). seed: the run's training seed (its label in
     every result table).
+    validation_history: {global step: {"<set>/dice_<structure>" and "<set>/dice_mean": value}} of every
+    validation this module ran (not saved in checkpoints): the best checkpoint's scores without validating it again.
     """
 
     def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping, train_source: str, val_sets: list[str],
@@ -66,6 +68,7 @@ class SegmentationModule(pl.LightningModule):
             name: DiceScore(NUM_CLASSES, include_background=False, average="none", input_format="index")
             for name in self.val_sets
         })
+        self.validation_history: dict[int, dict[str, float]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -102,13 +105,18 @@ class SegmentationModule(pl.LightningModule):
             self._log_examples(f"{name}/examples", batch["image"], batch["structures"], pred)
 
     def on_validation_epoch_end(self) -> None:
+        scores = {}
         for name, metric in self.dice.items():
             per_class = metric.compute()
             metric.reset()
             for short, value in zip((SHORT_NAMES[s] for s in FOREGROUND), per_class):
                 if not math.isnan(float(value)):
                     self.log(f"{name}/dice_{short}", value)
-            self.log(f"{name}/dice_mean", torch.nanmean(per_class), prog_bar=True)
+                    scores[f"{name}/dice_{short}"] = float(value)
+            mean = torch.nanmean(per_class)
+            self.log(f"{name}/dice_mean", mean, prog_bar=True)
+            scores[f"{name}/dice_mean"] = float(mean)
+        self.validation_history[self.global_step] = scores
 
     def _log_examples(self, tag: str, image, target, pred) -> None:
         """TensorBoard image `tag`: per row, truth | prediction overlaid on the image."""

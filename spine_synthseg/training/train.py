@@ -73,6 +73,17 @@ def instantiate_loggers(node) -> list:
     return [instantiate(c) for c in node.values() if c is not None]
 
 
+def best_validation(trainer: pl.Trainer, module: SegmentationModule, datamodule, best: str) -> tuple[int, dict]:
+    """(training step, validation Dice) of the checkpoint `best`: the scores logged when it was saved (the same
+    weights and images, so the same values: tests/test_training.py), or, for a checkpoint this fit did not
+    validate (a resumed run), a fresh ``trainer.validate``."""
+    step = int(torch.load(best, map_location="cpu", weights_only=False)["global_step"])
+    if step in module.validation_history:
+        return step, dict(module.validation_history[step])
+    results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False)
+    return step, {k: float(v) for r in results for k, v in r.items() if "/dice" in k}
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit the configured model; returns the run's metrics (``apps.train_evaluate`` writes them to metrics.json),
     with the path of the selected checkpoint under "checkpoint" (relative to the run folder)."""
@@ -102,9 +113,8 @@ def train(cfg: DictConfig) -> dict:
     images_per_s = speed.images_per_s if speed else None  # over the fit (before the best checkpoint's validation)
     best = checkpoint.best_model_path or checkpoint.last_model_path
     t_validate = time.perf_counter()
-    results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False)
+    best_step, val = best_validation(trainer, module, datamodule, best)
     validate_s = time.perf_counter() - t_validate
-    val = {k: float(v) for r in results for k, v in r.items() if "/dice" in k}
     choices = to_dict(cfg.get("choices"))
     metrics = {
         "run_name": cfg.run_name, "experiment": choices.get("experiment"), "choices": choices,
@@ -112,7 +122,7 @@ def train(cfg: DictConfig) -> dict:
         "max_steps": int(cfg.trainer.max_steps), "batch_size": int(cfg.data.batch_size),
         "train_seconds": round(train_s, 1), "train_images_per_s": images_per_s,
         "stage_seconds": {"prepare": round(prepare_s, 1), "fit": round(train_s, 1), "validate_best": round(validate_s, 1)},
-        "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "monitor": checkpoint.monitor,
+        "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "best_step": best_step, "monitor": checkpoint.monitor,
         "best_val_of_monitor": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "validation": val, "splits": datamodule.splits,
         "synth": to_dict(cfg.synth) if datamodule.train_source != "real" else None,
