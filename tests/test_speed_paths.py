@@ -110,26 +110,30 @@ def test_crop_views_equal_the_gathered_crops():
 
 
 @pytest.mark.parametrize("bf16", [False, True])
-def test_unet_activations_out_of_place_give_the_in_place_logits_and_gradients(bf16):
-    """The ConvBlocks' LeakyReLU is out of place (an in-place one on instance norm's output view makes autograd
-    copy whole activations): the same logits and gradients as in place."""
+def test_unet_activations_give_the_in_place_logits_and_gradients(bf16):
+    """The ConvBlocks' LeakyReLU (out of place while a gradient is taken, in place without): the same logits and
+    gradients as torch's in-place LeakyReLU, and the same logits under no_grad."""
     torch.manual_seed(0)
     fast = UNet(depth=3, base_channels=4)
     inplace = copy.deepcopy(fast)
-    for m in inplace.modules():
-        if isinstance(m, nn.LeakyReLU):
-            m.inplace = True
-    assert not any(m.inplace for m in fast.modules() if isinstance(m, nn.LeakyReLU))
+    for block in [*inplace.down, *inplace.dec]:
+        for i, m in enumerate(block):
+            if isinstance(m, nn.LeakyReLU):
+                block[i] = nn.LeakyReLU(0.01, inplace=True)
+    assert type(fast.down[0][2]) is not nn.LeakyReLU and type(inplace.down[0][2]) is nn.LeakyReLU
     x = torch.rand(2, 1, 32, 24)
     y = torch.randint(0, 4, (2, 32, 24))
     out = []
     for net in (fast, inplace):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = net(x)
+            with torch.no_grad():
+                inferred = net(x)
         F.cross_entropy(logits.float(), y).backward()
-        out.append((logits.detach(), [p.grad for p in net.parameters()]))
-    assert torch.equal(out[0][0], out[1][0])
-    assert all(torch.equal(a, b) for a, b in zip(out[0][1], out[1][1]))
+        out.append((logits.detach(), inferred, [p.grad for p in net.parameters()]))
+    assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
+    assert torch.equal(out[0][0], out[0][1])
+    assert all(torch.equal(a, b) for a, b in zip(out[0][2], out[1][2]))
 
 
 def test_thread_map_keeps_order_and_raises_the_first_error_in_order():

@@ -32,14 +32,26 @@ class MaxPool2x2(nn.Module):
         return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2).contiguous()
 
 
+class LeakyReLU(nn.LeakyReLU):
+    """LeakyReLU (slope 0.01) in place only where no gradient is taken: in training, in place on instance norm's
+    output (a view) makes autograd copy whole activations (out of place: 5-10 % faster steps); in inference it
+    saves an allocation (5 % faster). The same values and gradients either way (tests/test_speed_paths.py)."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__(negative_slope)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x, self.negative_slope, inplace=not torch.is_grad_enabled())
+
+
 class ConvBlock(nn.Sequential):
     """Two 3x3 convolutions, each followed by normalisation and LeakyReLU."""
 
     def __init__(self, cin: int, cout: int, norm: str, dropout: float):
         super().__init__(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.LeakyReLU(0.01),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), LeakyReLU(0.01),
             nn.Dropout2d(dropout) if dropout else nn.Identity(),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), nn.LeakyReLU(0.01),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=norm == "none"), _norm(norm, cout), LeakyReLU(0.01),
         )
 
 
