@@ -6,7 +6,8 @@ Clones the committed `ref` into a temporary folder with the data beside it (../s
 `python run.py data=synth` there, the clone's package first on PYTHONPATH (the requirements are installed on this
 machine; `pip install -e .` in the clone would repoint this checkout's editable install), with an empty matplotlib
 cache and no preprocessing cache. Records the wall clock of the command, the run's stage seconds, its steps and
-validation Dice, the families it scored and the machine.
+validation Dice, the families it scored, the machine, and a fixed speed probe run just before and after it (this
+shared machine's speed differs from day to day: compare runs by it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,34 @@ COMMAND = "python run.py data=synth"
 def machine() -> dict:
     """describe() (CPU model and flags, cores, memory) with the load average just before the run."""
     return {**describe(), "load_average_1_5_15_before": [round(x, 2) for x in os.getloadavg()]}
+
+
+def speed_probe(seconds: float = 15.0) -> float:
+    """Steps per second of a fixed bf16 workload (2 threads), the same whatever `ref` is: three 3x3 convolutions
+    (16 channels, instance norm, LeakyReLU) on 8 x 160 x 128, forward and backward. The machine's speed at the
+    time, to compare runs made on different days of this shared machine."""
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    layers = []
+    for cin in (1, 16, 16):
+        layers += [torch.nn.Conv2d(cin, 16, 3, padding=1), torch.nn.InstanceNorm2d(16, affine=True),
+                   torch.nn.LeakyReLU()]
+    net, x = torch.nn.Sequential(*layers), torch.rand(8, 1, 160, 128)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = net(x).float().square().mean()
+        loss.backward()
+
+    for _ in range(3):
+        step()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    return n / (time.perf_counter() - start)
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> float:
@@ -59,7 +88,9 @@ def main() -> None:
     if not package.startswith(str(clone)):
         raise SystemExit(f"the clone's package is not the one imported there ({package}); stopped")
     machine_before = machine()
+    probe = speed_probe()
     wall_s = timed(COMMAND.split(), clone, env)
+    probe_after = speed_probe()
     run = max((clone / "outputs" / "runs").iterdir())
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics.get("test") or {}
@@ -72,6 +103,9 @@ def main() -> None:
         "commit": commit,
         "machine": machine_before,
         "machine_note": "this project's 2-core CPU machine, no GPU; the load average is read just before the run",
+        "speed_probe_steps_per_s": {"before": round(probe, 2), "after": round(probe_after, 2)},
+        "speed_probe_note": "a fixed bf16 conv workload (main_job_check.speed_probe), the same for every ref: the "
+                            "machine's speed just before and after the run, to compare runs of different days",
         "wall_seconds": round(wall_s, 1),
         "wall_note": f"`{COMMAND}` alone: preprocessing without a cache, {metrics['max_steps']} training steps at "
                      f"batch {metrics['batch_size']} with validation, then evaluation on every test family",

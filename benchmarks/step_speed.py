@@ -1,6 +1,6 @@
 """Training-step speed levers on this machine, for Model A (synthetic batches) and Model B (real batches) alike.
 
-  python benchmarks/step_speed.py [--seconds 20] [--variants fp32,channels_last,bf16,...] [--out NAME]
+  python benchmarks/step_speed.py [--seconds 20] [--variants fp32,channels_last,bf16,...] [--rounds 1] [--out NAME]
                                   [--overrides model.base_channels=24 ...]
 
 Every variant runs the real training input path: the project's DataModule (data=synth or data=real, default
@@ -15,6 +15,8 @@ warm-up, and the split of a step into data / forward / backward / optimiser (fp3
   compile           torch.compile(net) (default mode; compile time reported separately)
   bf16_compile      bf16 autocast and torch.compile together
   bf16_plain_pool   bf16 with torch's own nn.MaxPool2d on NCHW tensors (the U-Net's pooling before MaxPool2x2)
+  bf16_inplace_relu bf16 with torch's in-place LeakyReLU in training too (the U-Net's activation before
+                    unet.LeakyReLU, which is out of place while a gradient is taken)
   bf16_prefetch     bf16, with the next batch made in a background thread while the step runs (data loading
                     overlapped with compute: the generator's torch kernels release the GIL)
 --overrides are Hydra overrides applied to the composed config (e.g. the capacity lever: model.base_channels=24).
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import queue
+import statistics
 import threading
 import time
 from types import SimpleNamespace
@@ -38,7 +41,7 @@ from spine_synthseg.config import compose_config
 from spine_synthseg.models.loss import DiceCELoss
 
 VARIANTS = ("fp32", "threads1", "channels_last", "bf16", "bf16_channels_last", "compile", "bf16_compile",
-            "bf16_plain_pool", "bf16_prefetch")
+            "bf16_plain_pool", "bf16_inplace_relu", "bf16_prefetch")
 
 
 def batches(data: str, overrides: list[str]):
@@ -67,6 +70,11 @@ def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -
     net = instantiate(cfg.model)
     if "plain_pool" in variant:
         net.pool = torch.nn.MaxPool2d(2)
+    if "inplace_relu" in variant:
+        for block in [*net.down, *net.dec]:
+            for i, m in enumerate(block):
+                if isinstance(m, torch.nn.LeakyReLU):
+                    block[i] = torch.nn.LeakyReLU(0.01, inplace=True)
     channels_last = "channels_last" in variant
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -118,16 +126,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--data", default="synth,real")
+    parser.add_argument("--rounds", type=int, default=1, help="every variant once per round, in turn (median reported)")
     parser.add_argument("--out", default="step_speed")
     parser.add_argument("--overrides", nargs="*", default=[])
     args = parser.parse_args()
     rows = []
     for data in args.data.split(","):
-        for variant in args.variants.split(","):
-            rows.append(run_variant(data, variant, args.seconds, args.overrides))
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
-    write(args.out, {"machine": machine(), "seconds_per_variant": args.seconds, "batch": 8,
-                     "overrides": args.overrides, "rows": rows})
+        for r in range(args.rounds):
+            for variant in args.variants.split(","):
+                rows.append({**run_variant(data, variant, args.seconds, args.overrides), "round": r})
+                print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+    median = {f"{d}/{v}": statistics.median(r["images_per_s"] for r in rows if r["data"] == d and r["variant"] == v)
+              for d in args.data.split(",") for v in args.variants.split(",")}
+    write(args.out, {"machine": machine(), "seconds_per_variant": args.seconds, "batch": 8, "rounds": args.rounds,
+                     "overrides": args.overrides, "median_images_per_s": median, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def test_crop_views_equal_the_gathered_crops():
     cols = corners[:, 1:] + torch.arange(8)
     b = torch.arange(5)[:, None, None]
     assert torch.equal(crop.apply(corners, labels), labels[b, rows[:, :, None], cols[:, None, :]])
-    assert torch.equal(crop.apply(corners, images), images.movedim(1, 3)[b, rows[:, :, None], cols[:, None, :]].movedim(3, 1))
+    gathered = images.movedim(1, 3)[b, rows[:, :, None], cols[:, None, :]].movedim(3, 1)
+    assert torch.equal(crop.apply(corners, images), gathered)
     batch = {"structures": labels, "image": images, "shape": torch.tensor([[20, 16]] * 5)}
     out = crop(batch, ("structures", "image"), torch.Generator().manual_seed(0))
     assert out["structures"].dtype == torch.int64 and out["image"].dtype == torch.float32
