@@ -15,7 +15,7 @@ def argmax(x: torch.Tensor, dim: int) -> torch.Tensor:
 def quantile(x: torch.Tensor, q: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """``torch.quantile(x, q, dim)`` (linear interpolation; q: 1D, in [0, 1]; output (len(q), *rest)), computed from
     the few order statistics it needs with ``topk`` from the nearer end instead of a full sort: the same values,
-    bit for bit, and ~6x faster for the 0.5 / 99.5 % percentiles of a slice (benchmarks/generator_speed.py). Falls
+    and 5-6x faster for the 0.5 / 99.5 % percentiles of a slice or a batch (benchmarks/kernel_speed.py). Falls
     back to torch.quantile for NaNs, q outside [0, 1] or order statistics deeper than a tenth of the data."""
     q = q.to(x.dtype)
     n = x.shape[dim] if x.ndim else 1

@@ -13,7 +13,6 @@ from omegaconf import OmegaConf
 
 from spine_synthseg.config import PROJECT_ROOT, to_dict
 from spine_synthseg.errors import ConfigError
-from spine_synthseg.apps.train_evaluate import train_and_evaluate
 from spine_synthseg.training.train import build_module
 from tests.helpers import compose_cfg
 
@@ -36,20 +35,33 @@ def test_model_b_smoke_run(smoke_runs):
     assert "val_synth/dice_mean" not in metrics["validation"] and metrics["monitor"] == "val_real/dice_mean"
 
 
-def test_best_checkpoint_scores_are_those_of_a_fresh_validation(tmp_path, data_root):
+def test_best_checkpoint_scores_are_those_of_a_fresh_validation(smoke_runs):
     """metrics.json's validation Dice is the one logged when the best checkpoint was saved (train.best_validation):
-    a fresh trainer.validate of that checkpoint gives the same values, here with two validations to choose from."""
-    cfg = compose_cfg(tmp_path, ["experiment=model_a", "evaluate_after_fit=false", "budget.max_steps=4",
-                                 "budget.val_check_interval=2"])
-    metrics = train_and_evaluate(cfg)
+    a fresh trainer.validate of that checkpoint gives the same values."""
+    run = smoke_runs["model_a"]
+    cfg = compose_cfg(run["dir"], ["experiment=model_a", "evaluate_after_fit=false"])
     dm = instantiate(cfg.data, _convert_="all")
     module = build_module(cfg, dm)
-    assert sorted(module.validation_history) == []  # a fresh module has validated nothing
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(tmp_path))
-    fresh = trainer.validate(module, dm, ckpt_path=tmp_path / metrics["checkpoint"], verbose=False)
-    assert metrics["validation"] == {k: float(v) for r in fresh for k, v in r.items() if "/dice" in k}
-    assert metrics["best_step"] in (2, 4)
-    assert {"val_synth/dice_mean", "val_real/dice_mean", "val_real/dice_vertebra"} <= set(metrics["validation"])
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], default_root_dir=str(run["dir"]))
+    fresh = trainer.validate(module, dm, ckpt_path=run["ckpt"], verbose=False)
+    assert run["metrics"]["validation"] == {k: float(v) for r in fresh for k, v in r.items() if "/dice" in k}
+    assert {"val_synth/dice_mean", "val_real/dice_mean", "val_real/dice_vertebra"} <= set(run["metrics"]["validation"])
+    assert run["metrics"]["best_step"] == cfg.trainer.max_steps
+
+
+def test_best_validation_reads_the_step_of_the_checkpoint(tmp_path):
+    """train.best_validation: the history entry of the checkpoint's step; a fresh validation for a step this fit did
+    not validate (a resumed run)."""
+    from types import SimpleNamespace
+
+    from spine_synthseg.training.train import best_validation
+
+    torch.save({"global_step": 4}, tmp_path / "best.ckpt")
+    module = SimpleNamespace(validation_history={2: {"val/dice_mean": 0.2}, 4: {"val/dice_mean": 0.4}})
+    fresh = SimpleNamespace(validate=lambda *a, **k: [{"val/dice_mean": 0.9, "val/loss": 1.0}])
+    assert best_validation(fresh, module, None, str(tmp_path / "best.ckpt")) == (4, {"val/dice_mean": 0.4})
+    module.validation_history.pop(4)
+    assert best_validation(fresh, module, None, str(tmp_path / "best.ckpt")) == (4, {"val/dice_mean": 0.9})
 
 
 class CaptureBatches(pl.Callback):

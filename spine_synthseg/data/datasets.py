@@ -30,7 +30,8 @@ class LabelMapDataset(Dataset):
     """Label maps only, for Model A: the real images are not copied into this dataset at all.
 
     Items: {"structures", "instances", "bg_distance", "clusters", "tissue": (H, W) in their stored integer dtypes
-    (uint8 / int16: a batch is collated and cropped 4x smaller; the crop returns them as int64), "shape": (2,)}.
+    (uint8 / int16: a batch is collated and cropped in 4-8x fewer bytes; the crop returns them as int64),
+    "shape": (2,)}.
     """
 
     def __init__(self, slices: SliceSet) -> None:
