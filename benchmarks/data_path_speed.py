@@ -1,6 +1,6 @@
 """Model A's training input path, batch by batch, with each exact lever of the main job on and off, side by side.
 
-  python benchmarks/data_path_speed.py [--batches 150] [--rounds 3]
+  python benchmarks/data_path_speed.py [--batches 120] [--rounds 3]
 
 The path is the project's own: SynthDataModule's train_dataloader (data=synth, the shipped Model A's config) and
 on_after_batch_transfer (crop, synthesis, negatives), 2 threads. Variants (each the current code with one lever
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
+import sys
 import time
 from types import SimpleNamespace
 
@@ -87,7 +88,7 @@ def batches(variant: str, n: int) -> tuple[float, list[dict]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", type=int, default=150)
+    parser.add_argument("--batches", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -105,7 +106,7 @@ def main() -> None:
             print(variant, round(times[variant][-1], 2), "ms per batch", flush=True)
     median = {v: statistics.median(t) for v, t in times.items()}
     write("data_path_speed", {
-        "command": "python benchmarks/data_path_speed.py", "batches_per_round": args.batches, "rounds": args.rounds,
+        "command": " ".join(["python", *sys.argv]), "batches_per_round": args.batches, "rounds": args.rounds,
         "batch_size": 8, "threads": 2, "ms_per_batch_median": median, "ms_per_batch_rounds": times,
         "identical_batches_to_current": identical,
         "saved_over_2000_steps_s": round((median["all_plain"] - median["current"]) * 2000 / 1000, 1),

@@ -1,13 +1,15 @@
-"""The exact kernels behind the main job's newer levers, each against what it replaced, interleaved (2 threads).
+"""The exact kernels behind the main job's newer levers, each against its alternative, interleaved (2 threads).
 
   python benchmarks/kernel_speed.py [--rounds 7]
 
   quantile      the 0.5 / 99.5 % percentiles of a generator batch (8 x 160 x 128) and of one inference slice
                 (210 x 168): tensors.quantile (topk order statistics) against torch.quantile (a full sort)
-  crop          RandomCrop.apply of one uint8 / int64 label key (8 x 160 x 128 -> 8 x 128 x 96): one view per image
+  crop          RandomCrop.apply of one uint8 / int64 label key (8 x 160 x 128 -> 8 x 128 x 96, shapes of this
+                benchmark, not the main job's): one view per image
                 against one advanced-indexing gather
   leaky_relu    the U-Net's bf16 forward on 6 tiles of 160 x 128 without grad (inference): unet.LeakyReLU (in place
-                without grad) against torch's LeakyReLU out of place
+                without grad, as torch's in-place one was everywhere before) against torch's LeakyReLU out of place
+                (the alternative: out of place everywhere, which training now is)
 Milliseconds per call, the median of `rounds` rounds (each round times both sides in turn); outputs checked equal.
 Writes results/benchmarks/kernel_speed.json.
 """

@@ -6,8 +6,8 @@ Clones the committed `ref` into a temporary folder with the data beside it (../s
 `python run.py data=synth` there, the clone's package first on PYTHONPATH (the requirements are installed on this
 machine; `pip install -e .` in the clone would repoint this checkout's editable install), with an empty matplotlib
 cache and no preprocessing cache. Records the wall clock of the command, the run's stage seconds, its steps and
-validation Dice, the families it scored, the machine, and a fixed speed probe run just before and after it (this
-shared machine's speed differs from day to day: compare runs by it).
+validation Dice, the families it scored, the machine, its start time, and a fixed speed probe run just before and
+after it (the machine's speed differs between sessions and between runs).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def machine() -> dict:
 def speed_probe(seconds: float = 15.0) -> float:
     """Steps per second of a fixed bf16 workload (2 threads), the same whatever `ref` is: three 3x3 convolutions
     (16 channels, instance norm, LeakyReLU) on 8 x 160 x 128, forward and backward. The machine's speed at the
-    time, to compare runs made on different days of this shared machine."""
+    time (recorded beside the job; whether it tracks the job's time is not established)."""
     import torch
 
     torch.set_num_threads(2)
@@ -87,6 +87,7 @@ def main() -> None:
                              env=env, capture_output=True, text=True, check=True).stdout.strip()
     if not package.startswith(str(clone)):
         raise SystemExit(f"the clone's package is not the one imported there ({package}); stopped")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     machine_before = machine()
     probe = speed_probe()
     wall_s = timed(COMMAND.split(), clone, env)
@@ -102,10 +103,12 @@ def main() -> None:
         "command": f"git clone <repo> && cd <clone> && PYTHONPATH=<clone> {COMMAND}   (../shared/data beside the clone)",
         "commit": commit,
         "machine": machine_before,
-        "machine_note": "this project's 2-core CPU machine, no GPU; the load average is read just before the run",
+        "started_utc": started,
+        "machine_note": "this project's 2-core CPU machine (a fresh one per session), no GPU; the load average is read "
+                        "just before the speed probe and the run",
         "speed_probe_steps_per_s": {"before": round(probe, 2), "after": round(probe_after, 2)},
-        "speed_probe_note": "a fixed bf16 conv workload (main_job_check.speed_probe), the same for every ref: the "
-                            "machine's speed just before and after the run, to compare runs of different days",
+        "speed_probe_note": "a fixed bf16 conv workload (main_job_check.speed_probe), the same for every ref, just "
+                            "before and after the run",
         "wall_seconds": round(wall_s, 1),
         "wall_note": f"`{COMMAND}` alone: preprocessing without a cache, {metrics['max_steps']} training steps at "
                      f"batch {metrics['batch_size']} with validation, then evaluation on every test family",

@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import queue
 import statistics
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -138,7 +139,7 @@ def main() -> None:
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
     median = {f"{d}/{v}": statistics.median(r["images_per_s"] for r in rows if r["data"] == d and r["variant"] == v)
               for d in args.data.split(",") for v in args.variants.split(",")}
-    write(args.out, {"machine": machine(), "seconds_per_variant": args.seconds, "batch": 8, "rounds": args.rounds,
+    write(args.out, {"command": " ".join(["python", *sys.argv]), "machine": machine(), "seconds_per_variant": args.seconds, "batch": 8, "rounds": args.rounds,
                      "overrides": args.overrides, "median_images_per_s": median, "rows": rows})
 
 

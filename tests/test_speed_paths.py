@@ -78,7 +78,7 @@ def test_unet_pooling_gives_the_plain_max_pool_logits_and_gradients(bf16):
 def test_quantile_equals_torch_quantile(shape):
     """tensors.quantile (order statistics by topk) against torch.quantile, along the last dim and along dim 0:
     continuous values, heavy ties, constants; q at the ends, on either side of the median, unsorted, the median
-    (deep order statistics: torch's own path); NaN (torch's own path)."""
+    (deep order statistics: torch's own path); NaN and bfloat16 (torch's own path)."""
     g = torch.Generator().manual_seed(2)
     for x in (torch.randn(shape, generator=g), torch.randint(0, 5, shape, generator=g).float(), torch.ones(shape)):
         for q in ([0.005, 0.995], [0.0, 1.0], [0.99, 0.01], [0.0015], [0.5], [0.3, 0.7, 0.999]):
@@ -86,6 +86,8 @@ def test_quantile_equals_torch_quantile(shape):
             for dim in (-1, 0):
                 assert torch.equal(quantile(x, q, dim), torch.quantile(x, q, dim=dim)), (shape, q, dim)
     x = torch.randn(shape, generator=g)
+    with pytest.raises(RuntimeError):  # torch.quantile's dtype rules hold: no silently rounded q
+        quantile(x.bfloat16(), torch.tensor([0.005, 0.995]))
     x.view(-1)[0] = float("nan")
     assert torch.equal(quantile(x, torch.tensor([0.01, 0.99]), -1).isnan(),
                        torch.quantile(x, torch.tensor([0.01, 0.99]), dim=-1).isnan())

@@ -47,6 +47,7 @@ def test_best_checkpoint_scores_are_those_of_a_fresh_validation(smoke_runs):
     assert run["metrics"]["validation"] == {k: float(v) for r in fresh for k, v in r.items() if "/dice" in k}
     assert {"val_synth/dice_mean", "val_real/dice_mean", "val_real/dice_vertebra"} <= set(run["metrics"]["validation"])
     assert run["metrics"]["best_step"] == cfg.trainer.max_steps
+    assert run["metrics"]["best_validation"] == "logged at its step"  # not a second validation that equals itself
 
 
 def test_best_validation_reads_the_step_of_the_checkpoint(tmp_path):

@@ -44,6 +44,9 @@ class LeakyReLU(nn.LeakyReLU):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(x, self.negative_slope, inplace=not torch.is_grad_enabled())
 
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}, inplace=without grad"
+
 
 class ConvBlock(nn.Sequential):
     """Two 3x3 convolutions, each followed by normalisation and LeakyReLU."""
