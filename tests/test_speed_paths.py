@@ -56,22 +56,30 @@ def test_max_pool_2x2_equals_torch_max_pool_on_ties(dtype):
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
 
 
+def logits_and_gradients(nets, bf16: bool) -> list[tuple]:
+    """(logits, logits under no_grad, parameter gradients of a cross-entropy) of each net on one fixed batch."""
+    x = torch.rand(2, 1, 32, 24, generator=torch.Generator().manual_seed(4))
+    y = torch.randint(0, 4, (2, 32, 24), generator=torch.Generator().manual_seed(5))
+    out = []
+    for net in nets:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = net(x)
+            with torch.no_grad():
+                inferred = net(x)
+        F.cross_entropy(logits.float(), y).backward()
+        out.append((logits.detach(), inferred, [p.grad for p in net.parameters()]))
+    return out
+
+
 @pytest.mark.parametrize("bf16", [False, True])
 def test_unet_pooling_gives_the_plain_max_pool_logits_and_gradients(bf16):
     torch.manual_seed(0)
     fast = UNet(depth=3, base_channels=4)
     plain = copy.deepcopy(fast)
     plain.pool = nn.MaxPool2d(2)
-    x = torch.rand(2, 1, 32, 24)
-    y = torch.randint(0, 4, (2, 32, 24))
-    out = []
-    for net in (fast, plain):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = net(x)
-        F.cross_entropy(logits.float(), y).backward()
-        out.append((logits.detach(), [p.grad for p in net.parameters()]))
+    out = logits_and_gradients((fast, plain), bf16)
     assert torch.equal(out[0][0], out[1][0])
-    assert all(torch.equal(a, b) for a, b in zip(out[0][1], out[1][1]))
+    assert all(torch.equal(a, b) for a, b in zip(out[0][2], out[1][2]))
 
 
 @pytest.mark.parametrize("shape", [(8, 20480), (3, 1000), (5, 7), (1, 1), (2, 30000)])
@@ -124,16 +132,7 @@ def test_unet_activations_give_the_in_place_logits_and_gradients(bf16):
             if isinstance(m, nn.LeakyReLU):
                 block[i] = nn.LeakyReLU(0.01, inplace=True)
     assert type(fast.down[0][2]) is not nn.LeakyReLU and type(inplace.down[0][2]) is nn.LeakyReLU
-    x = torch.rand(2, 1, 32, 24)
-    y = torch.randint(0, 4, (2, 32, 24))
-    out = []
-    for net in (fast, inplace):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = net(x)
-            with torch.no_grad():
-                inferred = net(x)
-        F.cross_entropy(logits.float(), y).backward()
-        out.append((logits.detach(), inferred, [p.grad for p in net.parameters()]))
+    out = logits_and_gradients((fast, inplace), bf16)
     assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
     assert torch.equal(out[0][0], out[0][1])
     assert all(torch.equal(a, b) for a, b in zip(out[0][2], out[1][2]))
