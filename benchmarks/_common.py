@@ -56,6 +56,27 @@ def model_a_generator(overrides: list[str] = ()) -> SpineSynthGenerator:
     return instantiate(compose_config(["experiment=model_a", *overrides]).synth)
 
 
+def with_torch_leaky_relu(net: torch.nn.Module, inplace: bool) -> torch.nn.Module:
+    """The U-Net with torch's own LeakyReLU (in place or not) for unet.LeakyReLU in every ConvBlock: the activation
+    a benchmark compares against."""
+    for block in [*net.down, *net.dec]:
+        for i, m in enumerate(block):
+            if isinstance(m, torch.nn.LeakyReLU):
+                block[i] = torch.nn.LeakyReLU(m.negative_slope, inplace=inplace)
+    return net
+
+
+def gathered_crop(crop: RandomCrop, corners: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """RandomCrop.apply before it took one view per image: one advanced-indexing gather for the whole batch."""
+    ch, cw = crop.size
+    corners = torch.as_tensor(corners, device=x.device)  # RandomCrop.__call__ passes the list
+    rows = corners[:, 0:1] + torch.arange(ch, device=x.device)
+    cols = corners[:, 1:2] + torch.arange(cw, device=x.device)
+    b = torch.arange(x.shape[0], device=x.device)
+    moved = x.movedim((-2, -1), (1, 2))
+    return moved[b[:, None, None], rows[:, :, None], cols[:, None, :]].movedim((1, 2), (-2, -1))
+
+
 def machine() -> dict:
     return describe()
 

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import torch
 from hydra.utils import instantiate
 
-from _common import write
+from _common import gathered_crop, write
 from spine_synthseg.config import compose_config
 from spine_synthseg.data import datasets
 from spine_synthseg.synthesis import generator as generator_module
@@ -35,16 +35,6 @@ from spine_synthseg.training import datamodules
 from spine_synthseg.training.crops import RandomCrop
 
 VARIANTS = ("current", "torch_quantile", "gathered_crops", "int64_items", "all_plain")
-
-
-def gathered_apply(self, corners: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """RandomCrop.apply before: one advanced-indexing gather for the whole batch."""
-    ch, cw = self.size
-    rows = corners[:, 0:1] + torch.arange(ch, device=x.device)
-    cols = corners[:, 1:2] + torch.arange(cw, device=x.device)
-    b = torch.arange(x.shape[0], device=x.device)
-    moved = x.movedim((-2, -1), (1, 2))
-    return moved[b[:, None, None], rows[:, :, None], cols[:, None, :]].movedim((1, 2), (-2, -1))
 
 
 class Int64Items(datasets.LabelMapDataset):
@@ -61,7 +51,7 @@ def plain(variant: str):
     if variant in ("torch_quantile", "all_plain"):
         generator_module.quantile = lambda x, q, dim=-1: torch.quantile(x, q, dim=dim)
     if variant in ("gathered_crops", "all_plain"):
-        RandomCrop.apply = gathered_apply
+        RandomCrop.apply = gathered_crop
     if variant in ("int64_items", "all_plain"):
         datamodules.LabelMapDataset = Int64Items
     try:

@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from _common import write
+from _common import gathered_crop, with_torch_leaky_relu, write
 from spine_synthseg.models.unet import UNet
 from spine_synthseg.tensors import quantile
 from spine_synthseg.training.crops import RandomCrop
@@ -37,14 +37,6 @@ def ms(fn, calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1000
 
 
-def gathered(crop: RandomCrop, corners: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    ch, cw = crop.size
-    rows = corners[:, 0:1] + torch.arange(ch)
-    cols = corners[:, 1:2] + torch.arange(cw)
-    b = torch.arange(x.shape[0])
-    return x.movedim((-2, -1), (1, 2))[b[:, None, None], rows[:, :, None], cols[:, None, :]].movedim((1, 2), (-2, -1))
-
-
 def pairs() -> dict[str, tuple]:
     """name -> (ours, theirs, calls): zero-argument callables giving equal outputs."""
     g = torch.Generator().manual_seed(0)
@@ -55,11 +47,7 @@ def pairs() -> dict[str, tuple]:
     labels = torch.randint(0, 4, (8, 160, 128), generator=g, dtype=torch.uint8)
     wide = labels.long()
     net = UNet().eval()
-    plain = copy.deepcopy(net)
-    for block in [*plain.down, *plain.dec]:
-        for i, m in enumerate(block):
-            if isinstance(m, torch.nn.LeakyReLU):
-                block[i] = torch.nn.LeakyReLU(0.01)
+    plain = with_torch_leaky_relu(copy.deepcopy(net), inplace=False)
     tiles = torch.rand(6, 1, 160, 128, generator=g)
 
     def infer(model):
@@ -69,8 +57,8 @@ def pairs() -> dict[str, tuple]:
     return {
         "quantile_batch_8x160x128": (lambda: quantile(batch, q, 1), lambda: torch.quantile(batch, q, dim=1), 200),
         "quantile_slice_210x168": (lambda: quantile(slice_, q), lambda: torch.quantile(slice_, q), 200),
-        "crop_uint8_key": (lambda: crop.apply(corners, labels), lambda: gathered(crop, corners, labels), 300),
-        "crop_int64_key": (lambda: crop.apply(corners, wide), lambda: gathered(crop, corners, wide), 300),
+        "crop_uint8_key": (lambda: crop.apply(corners, labels), lambda: gathered_crop(crop, corners, labels), 300),
+        "crop_int64_key": (lambda: crop.apply(corners, wide), lambda: gathered_crop(crop, corners, wide), 300),
         "leaky_relu_inference_6_tiles": (lambda: infer(net), lambda: infer(plain), 10),
     }
 

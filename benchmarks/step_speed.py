@@ -37,7 +37,7 @@ from types import SimpleNamespace
 import torch
 from hydra.utils import instantiate
 
-from _common import machine, write
+from _common import machine, with_torch_leaky_relu, write
 from spine_synthseg.config import compose_config
 from spine_synthseg.models.loss import DiceCELoss
 
@@ -72,10 +72,7 @@ def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -
     if "plain_pool" in variant:
         net.pool = torch.nn.MaxPool2d(2)
     if "inplace_relu" in variant:
-        for block in [*net.down, *net.dec]:
-            for i, m in enumerate(block):
-                if isinstance(m, torch.nn.LeakyReLU):
-                    block[i] = torch.nn.LeakyReLU(0.01, inplace=True)
+        net = with_torch_leaky_relu(net, inplace=True)
     channels_last = "channels_last" in variant
     if channels_last:
         net = net.to(memory_format=torch.channels_last)

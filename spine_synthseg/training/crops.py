@@ -62,14 +62,16 @@ class RandomCrop:
         return cand[torch.arange(b, device=room.device), count.argmin(1)]
 
     def apply(self, corners: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Crops (B, ..., ch, cw) of x (B, ..., H, W) at `corners` (B, 2): one view per image, stacked (2.5-6x faster
-        than one advanced-indexing gather for a batch of 8 on the CPU, the same values: benchmarks/kernel_speed.py)."""
+        """Crops (B, ..., ch, cw) of x (B, ..., H, W) at `corners` (B, 2; a tensor or its list): one view per image,
+        stacked (2.5-6x faster than one advanced-indexing gather for a batch of 8 on the CPU, the same values:
+        benchmarks/kernel_speed.py)."""
         ch, cw = self.size
-        return torch.stack([x[i, ..., r:r + ch, c:c + cw] for i, (r, c) in enumerate(corners.tolist())])
+        corners = corners.tolist() if torch.is_tensor(corners) else corners
+        return torch.stack([x[i, ..., r:r + ch, c:c + cw] for i, (r, c) in enumerate(corners)])
 
     def __call__(self, batch: dict[str, torch.Tensor], keys: tuple[str, ...], generator=None) -> dict:
         """The batch with `keys` cropped, integer maps as int64 (the others, e.g. "shape", are dropped from the
         crop's view)."""
-        corners = self.sample(batch["shape"], batch["structures"], generator)
+        corners = self.sample(batch["shape"], batch["structures"], generator).tolist()  # read once, for every key
         crops = {k: self.apply(corners, batch[k]) for k in keys if k in batch}
         return {k: v if v.is_floating_point() else v.long() for k, v in crops.items()}
