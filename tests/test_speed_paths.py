@@ -1,8 +1,10 @@
 """The main job's speed paths compute what the plain paths computed: the class-map argmax, the percentiles, the
 U-Net's pooling and activations, the training crops, threaded reading and preprocessing, the split from file
-names, and bfloat16 inference where asked."""
+names, bfloat16 inference where asked, and inference in concurrent streams."""
 
 import copy
+import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +19,8 @@ from spine_synthseg.data.preprocess import PreprocessConfig, preprocess_records
 from spine_synthseg.data.sources import SourceConfig, patient_ids, read_records
 from spine_synthseg.data.splits import split_patients
 from spine_synthseg.errors import ConfigError, DataError
-from spine_synthseg.models.inference import precision, resolve_precision
+from spine_synthseg.models.inference import precision, resolve_precision, segment_slices
+from spine_synthseg.models.streams import one_stream, stream_map, streams
 from spine_synthseg.models.unet import MaxPool2x2, UNet
 from spine_synthseg.tensors import argmax, quantile
 from spine_synthseg.training.crops import RandomCrop
@@ -193,3 +196,72 @@ def test_inference_precision_resolves_and_casts():
     with torch.autocast("cpu", dtype=torch.bfloat16), precision(net, "32"):
         assert net(x).dtype == torch.float32  # 32 switches an outer autocast off
     assert np.isfinite(net(x).detach().numpy()).all()
+
+
+def test_stream_map_keeps_order_errors_and_the_callers_modes():
+    cpu = torch.device("cpu")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert stream_map(lambda i: i * i, range(40), cpu) == [i * i for i in range(40)]
+
+        def fail(i):
+            if i in (7, 30):
+                raise DataError(f"item {i}")
+            return i
+
+        with pytest.raises(DataError, match="item 7"):
+            stream_map(fail, range(40), cpu)
+
+        def modes(_):
+            return (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"), torch.is_grad_enabled(),
+                    torch.is_inference_mode_enabled(), torch.get_num_threads(), streams(cpu))
+
+        with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+            assert set(stream_map(modes, range(6), cpu)) == {(True, torch.bfloat16, False, False, 1, 1)}
+        with torch.inference_mode():
+            assert set(stream_map(modes, range(6), cpu)) == {(False, torch.bfloat16, False, True, 1, 1)}
+        assert {m[2] for m in stream_map(modes, range(6), cpu)} == {True}
+        with one_stream():
+            assert streams(cpu) == 1 and set(stream_map(modes, range(3), cpu)) == {(False, torch.bfloat16, True, False, 2, 1)}
+        started = []  # the caller's count is kept, and so is the count threads started later begin with
+        thread = threading.Thread(target=lambda: started.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert torch.get_num_threads() == 2 and started == [2]
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Segmenter(nn.Module):
+    """A U-Net with the hparams inference reads (working grid 1.5 mm, 48 x 32 px windows)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = UNet(base_channels=8).eval()
+        self.hparams = SimpleNamespace(preprocess={"spacing_mm": 1.5, "percentiles": [0.5, 99.5], "size": [48, 32]})
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@pytest.mark.parametrize("prec", ["32", "bf16"])
+def test_inference_streams_give_the_one_stream_class_maps(prec):
+    g = np.random.default_rng(0)
+    images = [g.gamma(2.0, 100.0, shape).astype(np.float32) for shape in [(90, 70), (120, 96), (64, 64), (100, 50)] * 3]
+    spacings = [(1.0, 1.0), (0.8, 1.2), (1.5, 1.5), (1.0, 2.0)] * 3
+    model = _Segmenter()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for mode in ("sliding_window", "large_window"):
+            for flip in (False, True):
+                with precision(model, prec):
+                    fast = segment_slices(model, images, spacings, mode=mode, flip_average=flip)
+                    with one_stream():
+                        plain = segment_slices(model, images, spacings, mode=mode, flip_average=flip)
+                assert all(np.array_equal(a, b) for a, b in zip(fast, plain)), (mode, flip)
+                assert [p.shape for p in fast] == [im.shape for im in images]
+    finally:
+        torch.set_num_threads(threads)
