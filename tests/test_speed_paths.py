@@ -263,5 +263,6 @@ def test_inference_streams_give_the_one_stream_class_maps(prec):
                         plain = segment_slices(model, images, spacings, mode=mode, flip_average=flip)
                 assert all(np.array_equal(a, b) for a, b in zip(fast, plain)), (mode, flip)
                 assert [p.shape for p in fast] == [im.shape for im in images]
+                assert all(len(np.unique(p)) > 1 for p in fast)  # not a trivial all-one-class map
     finally:
         torch.set_num_threads(threads)

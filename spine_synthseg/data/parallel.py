@@ -3,7 +3,7 @@ home-field copies, scoring, and inference in streams (``models/streams.py``).
 
 The workers are lasting threads of one torch thread each, as many as the caller's torch threads. NumPy, SciPy, PIL
 and torch release the GIL in their kernels, so the items run in parallel (benchmarks/data_speed.py); one torch thread
-per worker keeps 2 workers from running 4 threads on 2 cores (home-field copies and inference:
+per worker keeps 2 workers from running 4 threads on 2 cores (measured on 2 cores only) (home-field copies and inference:
 benchmarks/inference_streams.py). The outputs are those of the loop (tests/test_speed_paths.py).
 """
 
@@ -62,7 +62,9 @@ def thread_map(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
             return fn(x)
 
     pool = _pool(n)
-    torch.set_num_threads(1)  # the caller's own torch threads idle while it waits (they would take a core)
+    # the caller's own torch threads idle while it waits (they would take a core); torch.set_num_threads is also the
+    # count threads started meanwhile begin with (process-wide), and the caller's count is put back after
+    torch.set_num_threads(1)
     try:
         return list(pool.map(call, items))
     finally:

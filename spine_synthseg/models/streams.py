@@ -4,14 +4,17 @@ of one stream on all of them.
 
 On the 2-core machine the U-Net's small layers (instance norm, LeakyReLU, pooling, concatenation on 160 x 128 px
 tiles) keep two threads of one stream only partly busy: two single-threaded streams segment the main job's
-evaluation 1.09x faster, and every class map is the same, bit for bit (benchmarks/inference_streams.py,
-tests/test_speed_paths.py). Splitting one slice's tiles between streams gained nothing there (scratch
-measurements), so one slice stays in one stream. On a GPU there is one stream, as before.
+evaluation's segmentation 1.09x faster, with identical class maps in every case measured (benchmarks/
+inference_streams.py, tests/test_speed_paths.py; one or two torch threads could in principle round a reduction
+differently). Splitting one slice's tiles between streams gained nothing there (scratch measurements), so one slice
+stays in one stream. Measured on 2 cores only; the streams are as many as the torch threads (``threads``). On a GPU
+there is one stream, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -20,24 +23,25 @@ import torch
 from spine_synthseg.data.parallel import thread_map
 
 T, R = TypeVar("T"), TypeVar("R")
-_single = [False]  # one_stream() is on
+_local = threading.local()  # .single: one_stream() is on in this thread
 
 
 def streams(device: torch.device) -> int:
     """Concurrent streams for inference on `device` from the calling thread: its torch thread count on the CPU
     (1 inside a stream, or within ``one_stream``), 1 on any other device."""
-    return torch.get_num_threads() if torch.device(device).type == "cpu" and not _single[0] else 1
+    single = getattr(_local, "single", False)
+    return torch.get_num_threads() if torch.device(device).type == "cpu" and not single else 1
 
 
 @contextlib.contextmanager
 def one_stream():
-    """Within it, ``stream_map`` is the plain loop in the calling thread on all its torch threads (the path
+    """Within it (in the calling thread), ``stream_map`` is the plain loop in the calling thread on all its torch threads (the path
     before streams, timed beside them in benchmarks/inference_streams.py and compared in the tests)."""
-    before, _single[0] = _single[0], True
+    before, _local.single = getattr(_local, "single", False), True
     try:
         yield
     finally:
-        _single[0] = before
+        _local.single = before
 
 
 def stream_map(fn: Callable[[T], R], items: Sequence[T], device: torch.device) -> list[R]:
