@@ -88,3 +88,16 @@ def write(name: str, payload: dict) -> Path:
     print(json.dumps(payload, indent=2))
     print(f"written {path}")
     return path
+
+
+def main_job_cases(output_dir: str):
+    """(config, shipped Model A, evaluation cases) of `python run.py data=synth`: the cases of the model's own split
+    at 2 torch threads, as the main job's evaluation builds them."""
+    from spine_synthseg.evaluation.cases import build_cases
+    from spine_synthseg.evaluation.run_split import run_split
+    from spine_synthseg.models.checkpoint import load_checkpoint
+
+    torch.set_num_threads(2)
+    cfg = compose_config(["data=synth"], output_dir=output_dir)
+    model = load_checkpoint(PROJECT_ROOT / "models" / "model_a.ckpt", to_dict(cfg.preprocess))
+    return cfg, model, build_cases(cfg, run_split(cfg, {"model_a": model.hparams.get("splits")}))[0]

@@ -23,14 +23,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from _common import write
-from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict
+from _common import main_job_cases, write
 from spine_synthseg.data.orientation import SagittalLayout
 from spine_synthseg.data.parallel import thread_map
 from spine_synthseg.data.spider_mha import read_volume
-from spine_synthseg.evaluation.cases import VolumeCase, build_cases
-from spine_synthseg.evaluation.run_split import run_split
-from spine_synthseg.models.checkpoint import load_checkpoint
+from spine_synthseg.evaluation.cases import VolumeCase
 from spine_synthseg.models.inference import precision, resolve_precision, segment_slices, segment_stack
 from spine_synthseg.models.streams import one_stream
 
@@ -74,10 +71,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", default="inference_streams")
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    cfg = compose_config(["data=synth"], output_dir="/tmp/inference_streams")
-    model = load_checkpoint(PROJECT_ROOT / "models" / "model_a.ckpt", to_dict(cfg.preprocess))
-    cases, _ = build_cases(cfg, run_split(cfg, {"model_a": model.hparams.get("splits")}))
+    cfg, model, cases = main_job_cases("/tmp/inference_streams")
     mode = str(cfg.inference_mode)
     home = home_field_rows(cases, args.rounds)
     jobs = []  # (test, variant, slices, segment())

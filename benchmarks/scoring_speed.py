@@ -17,13 +17,10 @@ import time
 import numpy as np
 import torch
 
-from _common import write
-from spine_synthseg.config import PROJECT_ROOT, compose_config, to_dict
+from _common import main_job_cases, write
 from spine_synthseg.data.parallel import thread_map
-from spine_synthseg.evaluation.cases import VolumeCase, build_cases
+from spine_synthseg.evaluation.cases import VolumeCase
 from spine_synthseg.evaluation.evaluate import image_rows
-from spine_synthseg.evaluation.run_split import run_split
-from spine_synthseg.models.checkpoint import load_checkpoint
 from spine_synthseg.models.inference import precision, segment_slices
 
 WAYS = ("loop", "threads")
@@ -40,10 +37,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default="scoring_speed")
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    cfg = compose_config(["data=synth"], output_dir="/tmp/scoring_speed")
-    model = load_checkpoint(PROJECT_ROOT / "models" / "model_a.ckpt", to_dict(cfg.preprocess))
-    cases, _ = build_cases(cfg, run_split(cfg, {"model_a": model.hparams.get("splits")}))
+    cfg, model, cases = main_job_cases("/tmp/scoring_speed")
     surfaced = list(cfg.evaluation.surface_distance_tests)
     cases = [c for c in cases if not isinstance(c, VolumeCase) and c.transform is None
              and (c.test in surfaced or c.test == "external_dixon")]
