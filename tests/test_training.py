@@ -60,9 +60,9 @@ def test_best_validation_reads_the_step_of_the_checkpoint(tmp_path):
     torch.save({"global_step": 4}, tmp_path / "best.ckpt")
     module = SimpleNamespace(validation_history={2: {"val/dice_mean": 0.2}, 4: {"val/dice_mean": 0.4}})
     fresh = SimpleNamespace(validate=lambda *a, **k: [{"val/dice_mean": 0.9, "val/loss": 1.0}])
-    assert best_validation(fresh, module, None, str(tmp_path / "best.ckpt")) == (4, {"val/dice_mean": 0.4})
+    assert best_validation(fresh, module, None, str(tmp_path / "best.ckpt")) == (4, {"val/dice_mean": 0.4}, "logged at its step")
     module.validation_history.pop(4)
-    assert best_validation(fresh, module, None, str(tmp_path / "best.ckpt")) == (4, {"val/dice_mean": 0.9})
+    assert best_validation(fresh, module, None, str(tmp_path / "best.ckpt")) == (4, {"val/dice_mean": 0.9}, "validated again")
 
 
 class CaptureBatches(pl.Callback):

@@ -73,16 +73,16 @@ def instantiate_loggers(node) -> list:
     return [instantiate(c) for c in node.values() if c is not None]
 
 
-def best_validation(trainer: pl.Trainer, module: SegmentationModule, datamodule, best: str) -> tuple[int, dict]:
-    """(training step, validation Dice) of the checkpoint `best`: the scores logged when it was saved (the same
-    weights and images, so the same values: tests/test_training.py), or, for a checkpoint this fit did not
-    validate (a resumed run), a fresh ``trainer.validate``."""
+def best_validation(trainer: pl.Trainer, module: SegmentationModule, datamodule, best: str) -> tuple[int, dict, str]:
+    """(training step, validation Dice, where it came from) of the checkpoint `best`: the scores logged when it was
+    saved ("logged at its step": the same weights and images, so the same values, tests/test_training.py), or, for
+    a checkpoint this fit did not validate (a resumed run), a fresh ``trainer.validate`` ("validated again")."""
     step = int(torch.load(best, map_location="cpu", weights_only=False)["global_step"])
     if step in module.validation_history:
-        return step, dict(module.validation_history[step])
+        return step, dict(module.validation_history[step]), "logged at its step"
     log.info("the best checkpoint (step %d) was not validated in this fit; validating it", step)
     results = trainer.validate(module, datamodule, ckpt_path=best, verbose=False)
-    return step, {k: float(v) for r in results for k, v in r.items() if "/dice" in k}
+    return step, {k: float(v) for r in results for k, v in r.items() if "/dice" in k}, "validated again"
 
 
 def train(cfg: DictConfig) -> dict:
@@ -114,8 +114,7 @@ def train(cfg: DictConfig) -> dict:
     images_per_s = speed.images_per_s if speed else None  # over the fit alone
     best = checkpoint.best_model_path or checkpoint.last_model_path
     t_validate = time.perf_counter()
-    logged = set(module.validation_history)
-    best_step, val = best_validation(trainer, module, datamodule, best)
+    best_step, val, source = best_validation(trainer, module, datamodule, best)
     validate_s = time.perf_counter() - t_validate
     choices = to_dict(cfg.get("choices"))
     metrics = {
@@ -125,7 +124,7 @@ def train(cfg: DictConfig) -> dict:
         "train_seconds": round(train_s, 1), "train_images_per_s": images_per_s,
         "stage_seconds": {"prepare": round(prepare_s, 1), "fit": round(train_s, 1), "validate_best": round(validate_s, 1)},
         "threads": torch.get_num_threads(), "checkpoint": str(Path(best).relative_to(out)), "best_step": best_step,
-        "best_validation": "logged at its step" if best_step in logged else "validated again", "monitor": checkpoint.monitor,
+        "best_validation": source, "monitor": checkpoint.monitor,
         "best_val_of_monitor": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "validation": val, "splits": datamodule.splits,
         "synth": to_dict(cfg.synth) if datamodule.train_source != "real" else None,
