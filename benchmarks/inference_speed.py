@@ -4,13 +4,17 @@
 
   tiles        forward tiles / s of the shipped Model A's U-Net on 160 x 128 px windows (the sliding window's), per
                tiles per forward call (4, 6, 16, 32: batching more tiles, e.g. those of a whole volume, is the
-               "batched volume inference" lever), float32 or bfloat16 autocast, contiguous or channels-last
-               tensors, and "plain_pool": contiguous with torch's nn.MaxPool2d (the pooling before MaxPool2x2)
+               "batched volume inference" lever), float32 or bfloat16 autocast, the activations channels-last (the
+               U-Net on the CPU) or NCHW, and "plain_pool": NCHW with torch's nn.MaxPool2d (before MaxPool2x2)
   class_map    ms per class map of a (4, 210, 168) softmax: torch's argmax(0) and ``tensors.argmax`` (max().indices)
   precision    every shipped model on the validation families (validation: the SPIDER validation patients;
                shift_validation: Dixon and TSE shift-validation slices; never a test) at float32 and at bfloat16:
                seconds, mean Dice per structure (vb_dice where only bodies are labelled), the share of pixels whose label differs, and for Model A the
                modes quality score and the slices it flags at the shipped threshold
+  layout       every shipped model on the validation families with the U-Net's activations channels-last (how it
+               runs on the CPU) and in NCHW (the layout before), at float32 and at bfloat16: the precision part's
+               columns per way, and the share of pixels whose label differs between the layouts at each precision
+               (its own run: --parts layout --out layout_check)
   volume       one shift-validation volume (every slice) through ``segment_stack`` at both precisions: seconds and
                the voxels whose label differs
   home_field   (its own run: --parts home_field --out home_field_speed) the standard test's home-field copies
@@ -50,20 +54,21 @@ PRECISIONS = ("32", "bf16")
 
 
 def tiles(net: torch.nn.Module, seconds: float) -> list[dict]:
+    """Layouts: "channels_last" the U-Net as it runs on the CPU (activations channels-last throughout), "nchw" its
+    activations in NCHW (cpu_channels_last=False, the layout before), "plain_pool" NCHW with torch's nn.MaxPool2d."""
     rows = []
     fast_pool = net.pool
-    for layout in ("plain_pool", "contiguous", "channels_last"):
-        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-        net = net.to(memory_format=fmt)
+    for layout in ("plain_pool", "nchw", "channels_last"):
+        net.cpu_channels_last = layout == "channels_last"
         net.pool = torch.nn.MaxPool2d(2) if layout == "plain_pool" else fast_pool
         for prec in PRECISIONS:
             for batch in (4, 6, 16, 32):
-                x = torch.rand(batch, 1, 160, 128).contiguous(memory_format=fmt)
+                x = torch.rand(batch, 1, 160, 128)
                 with torch.no_grad(), precision(net, prec):
                     speed = rate(lambda: net(x).float().softmax(1), batch, seconds, warmup=1)
                 rows.append({"layout": layout, "precision": prec, "tiles_per_call": batch, "tiles_per_s": round(speed, 1)})
                 print(rows[-1], flush=True)
-    net.to(memory_format=torch.contiguous_format)
+    net.cpu_channels_last, net.pool = True, fast_pool
     return rows
 
 
@@ -74,7 +79,17 @@ def class_map() -> dict:
             "max_indices_ms": round(1e3 / rate(lambda: argmax(prob, 0), 1, 1.0, warmup=1), 3)}
 
 
-def precision_rows(cfg, qc_threshold: float) -> list[dict]:
+def _setting(model, way: str):
+    """A way of running inference: "32" / "bf16" (the U-Net channels-last on the CPU), "nchw_32" / "nchw_bf16"
+    (its activations in NCHW, the layout before)."""
+    model.net.cpu_channels_last = not way.startswith("nchw")
+    return precision(model, way.split("_")[-1])
+
+
+def compare_rows(cfg, qc_threshold: float, ways: tuple[str, ...], pairs: dict[str, tuple[str, str]]) -> list[dict]:
+    """Every shipped model on the validation families in each of `ways` (``_setting``): seconds, mean Dice per
+    structure (vb_dice where only bodies are labelled), Model A's modes quality score and the slices it flags, and
+    for each pair the share of pixels whose label differs (key ``pixels_differing`` + pair name)."""
     rows = []
     for name in MODELS:
         model = load_checkpoint(PROJECT_ROOT / "models" / f"{name}.ckpt", to_dict(cfg.preprocess))
@@ -82,30 +97,32 @@ def precision_rows(cfg, qc_threshold: float) -> list[dict]:
         for case in cases:
             images, spacings = [case.image(i) for i in range(len(case.records))], [r.spacing_mm for r in case.records]
             out = {}
-            for prec in PRECISIONS:
-                with precision(model, prec):
+            for way in ways:
+                with _setting(model, way):
                     start = time.perf_counter()
                     preds = segment_slices(model, images, spacings, mode=str(cfg.inference_mode))
                     seconds = time.perf_counter() - start
                     qc = quality_scores(model, images, spacings, preds, "modes", str(cfg.inference_mode),
                                         str(cfg.predict.quality_second_mode)) if name == "model_a" else None
-                out[prec] = preds, seconds, qc
+                out[way] = preds, seconds, qc
+            model.net.cpu_channels_last = True
             row = {"model": name, "test": case.test, "variant": case.variant, "slices": len(images)}
-            differ = sum(int((a != b).sum()) for a, b in zip(out["32"][0], out["bf16"][0]))
-            row["pixels_differing"] = differ / sum(p.size for p in out["32"][0])
-            for prec, (preds, seconds, qc) in out.items():
-                row[f"seconds_{prec}"] = round(seconds, 2)
+            for pair, (a, b) in pairs.items():
+                differ = sum(int((p != q).sum()) for p, q in zip(out[a][0], out[b][0]))
+                row[f"pixels_differing{pair}"] = differ / sum(p.size for p in out[a][0])
+            for way, (preds, seconds, qc) in out.items():
+                row[f"seconds_{way}"] = round(seconds, 2)
                 if case.scoring == "structures":
                     dice = np.concatenate([dice_per_structure(p[None], r.structures[None], np.asarray(r.annotated)[None])
                                            for p, r in zip(preds, case.records)])
                     for j, s in enumerate(FOREGROUND):
-                        row[f"dice_{SHORT_NAMES[s]}_{prec}"] = float(np.nanmean(dice[:, j]))
+                        row[f"dice_{SHORT_NAMES[s]}_{way}"] = float(np.nanmean(dice[:, j]))
                 else:  # vertebral bodies only
-                    row[f"vb_dice_{prec}"] = float(np.nanmean([vertebral_body_metrics(p, r.structures, r.spacing_mm)
-                                                               ["vb_dice"] for p, r in zip(preds, case.records)]))
+                    row[f"vb_dice_{way}"] = float(np.nanmean([vertebral_body_metrics(p, r.structures, r.spacing_mm)
+                                                              ["vb_dice"] for p, r in zip(preds, case.records)]))
                 if qc is not None:
-                    row[f"qc_modes_mean_{prec}"] = float(np.nanmean(qc))
-                    row[f"qc_flagged_{prec}"] = int(np.sum(np.asarray(qc) < qc_threshold))
+                    row[f"qc_modes_mean_{way}"] = float(np.nanmean(qc))
+                    row[f"qc_flagged_{way}"] = int(np.sum(np.asarray(qc) < qc_threshold))
             rows.append(row)
             print(row, flush=True)
     return rows
@@ -192,7 +209,10 @@ def main() -> None:
     if "class_map" in parts:
         out["class_map"] = class_map()
     if "precision" in parts:
-        out["precision"] = precision_rows(cfg, threshold)
+        out["precision"] = compare_rows(cfg, threshold, PRECISIONS, {"": PRECISIONS})
+    if "layout" in parts:
+        out["layout"] = compare_rows(cfg, threshold, ("nchw_32", "32", "nchw_bf16", "bf16"),
+                                     {"_32": ("nchw_32", "32"), "_bf16": ("nchw_bf16", "bf16")})
     if "volume" in parts:
         out["volume"] = volume_row(cfg)
     if "home_field" in parts:

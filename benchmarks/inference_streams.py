@@ -6,8 +6,8 @@ side by side on the main job's evaluation: results/benchmarks/inference_streams.
 The shipped Model A on the cases `python run.py data=synth` evaluates (its own split; every real test family, the
 home-field contrast and resolution copies, and the first --volumes Dixon test volumes), at evaluation's precision
 (inference_precision=auto) and inference mode. Each case is segmented both ways, the order alternating from case to
-case and round to round (this machine's speed drifts); the seconds of each and whether the class maps are the
-same, bit for bit. Images are built before timing, so only segmentation is timed; the home-field copies
+case and round to round (this machine's speed drifts); the seconds of each, whether the class maps are the
+same, bit for bit, and the pixels whose label differs (one torch thread and two may round differently). Images are built before timing, so only segmentation is timed; the home-field copies
 (contrast and resolution) are timed apart: built by ``thread_map`` on its workers of one torch thread each, and by
 the thread pool it replaced (fresh threads on the torch thread count each), the same alternation, compared too.
 """
@@ -97,7 +97,9 @@ def main() -> None:
                 out = {way: timed(segment, way) for way in order}
                 rows.append({"round": r + 1, "test": test, "variant": variant, "slices": n, "first": order[0],
                              **{f"seconds_{w}": round(out[w][1], 3) for w in WAYS},
-                             "identical": all(np.array_equal(a, b) for a, b in zip(out[WAYS[0]][0], out[WAYS[1]][0]))})
+                             "identical": all(np.array_equal(a, b) for a, b in zip(out[WAYS[0]][0], out[WAYS[1]][0])),
+                             "pixels": sum(int(a.size) for a in out[WAYS[0]][0]),
+                             "pixels_differing": sum(int((a != b).sum()) for a, b in zip(out[WAYS[0]][0], out[WAYS[1]][0]))})
     total = {w: round(sum(row[f"seconds_{w}"] for row in rows), 2) for w in WAYS}
     home_total = {w: round(sum(row[f"seconds_{w}"] for row in home), 2) for w in ("pool", "thread_map")}
     write(args.out, {
@@ -105,7 +107,9 @@ def main() -> None:
         "precision": resolve_precision(str(cfg.inference_precision), torch.device("cpu")),
         "volumes_per_case": args.volumes, "rounds": args.rounds,
         "total_seconds": total, "speedup": round(total["one_stream"] / total["streams"], 3),
-        "all_identical": all(row["identical"] for row in rows), "cases": rows,
+        "all_identical": all(row["identical"] for row in rows),
+        "share_of_pixels_differing": sum(row["pixels_differing"] for row in rows) / sum(row["pixels"] for row in rows),
+        "cases": rows,
         "home_field_build": {"total_seconds": home_total, "all_identical": all(row["identical"] for row in home),
                              "cases": home}})
 

@@ -19,6 +19,10 @@ warm-up, and the split of a step into data / forward / backward / optimiser (fp3
                     unet.LeakyReLU, which is out of place while a gradient is taken)
   bf16_prefetch     bf16, with the next batch made in a background thread while the step runs (data loading
                     overlapped with compute: the generator's torch kernels release the GIL)
+  bf16_nchw         bf16 with the U-Net's activations in NCHW (cpu_channels_last=False: the layout before the
+                    channels-last U-Net; torch's instance norm)
+  bf16_streams      bf16, the batch split between concurrent streams of one torch thread each, forward and
+                    backward (split_batch below; bf16 is the whole batch in one stream on both threads); not adopted
 --overrides are Hydra overrides applied to the composed config (e.g. the capacity lever: model.base_channels=24).
 Writes results/benchmarks/<out>.json.
 """
@@ -40,9 +44,10 @@ from hydra.utils import instantiate
 from _common import machine, with_torch_leaky_relu, write
 from spine_synthseg.config import compose_config
 from spine_synthseg.models.loss import DiceCELoss
+from spine_synthseg.data.parallel import thread_map
 
 VARIANTS = ("fp32", "threads1", "channels_last", "bf16", "bf16_channels_last", "compile", "bf16_compile",
-            "bf16_plain_pool", "bf16_inplace_relu", "bf16_prefetch")
+            "bf16_plain_pool", "bf16_inplace_relu", "bf16_prefetch", "bf16_nchw", "bf16_streams")
 
 
 def batches(data: str, overrides: list[str]):
@@ -64,11 +69,42 @@ def prefetched(source, depth: int = 2):
         yield ready.get()
 
 
+class _SplitBatch(torch.autograd.Function):
+    """net(x) with x's batch split in n parts, each part's forward and, in backward, its parameter gradients in one
+    worker of one torch thread (``thread_map``); the parts' gradients summed in the parts' order. Exact for a net
+    whose output per image depends on that image alone (the default U-Net: instance norm, no dropout); the logits
+    matched net(x)'s, the gradients to bf16 rounding (scratch checks, not committed)."""
+
+    @staticmethod
+    def forward(ctx, x, net, n, *params):
+        def part(xp):
+            with torch.enable_grad():  # a Function's forward runs without grad; each part keeps its graph
+                return net(xp)
+
+        ctx.outputs, ctx.params = thread_map(part, x.chunk(n)), params
+        return torch.cat([out.detach() for out in ctx.outputs])
+
+    @staticmethod
+    def backward(ctx, grad):
+        outputs, params = ctx.outputs, ctx.params
+        del ctx.outputs
+        parts = grad.split([out.shape[0] for out in outputs])
+        per_part = thread_map(lambda og: torch.autograd.grad(og[0], params, og[1]), list(zip(outputs, parts)))
+        return (None, None, None, *(torch.stack(g).sum(0) for g in zip(*per_part)))
+
+
+def split_batch(net, x):
+    """The bf16_streams variant's forward: the batch split between torch.get_num_threads() streams."""
+    return _SplitBatch.apply(x, net, min(torch.get_num_threads(), x.shape[0]), *net.parameters())
+
+
 def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -> dict:
     torch.manual_seed(0)
     torch.set_num_threads(1 if variant == "threads1" else 2)
     cfg = compose_config([f"data={data}", *overrides], output_dir="/tmp/step_speed")
     net = instantiate(cfg.model)
+    if "nchw" in variant:
+        net.cpu_channels_last = False
     if "plain_pool" in variant:
         net.pool = torch.nn.MaxPool2d(2)
     if "inplace_relu" in variant:
@@ -85,6 +121,7 @@ def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -
     source = batches(data, overrides)
     if "prefetch" in variant:
         source = prefetched(source)
+    forward = (lambda x: split_batch(net, x)) if "streams" in variant else net
     split = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
 
     def step(record: bool) -> int:
@@ -94,7 +131,7 @@ def run_variant(data: str, variant: str, seconds: float, overrides: list[str]) -
         t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         with autocast():
-            loss = loss_fn(net(image), batch["structures"])
+            loss = loss_fn(forward(image), batch["structures"])
         t2 = time.perf_counter()
         loss.backward()
         t3 = time.perf_counter()

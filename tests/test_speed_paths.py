@@ -21,7 +21,7 @@ from spine_synthseg.data.splits import split_patients
 from spine_synthseg.errors import ConfigError, DataError
 from spine_synthseg.models.inference import precision, resolve_precision, segment_slices
 from spine_synthseg.models.streams import one_stream, stream_map, streams
-from spine_synthseg.models.unet import MaxPool2x2, UNet
+from spine_synthseg.models.unet import InstanceNorm, MaxPool2x2, UNet, channels_last
 from spine_synthseg.tensors import argmax, quantile
 from spine_synthseg.training.crops import RandomCrop
 
@@ -57,6 +57,62 @@ def test_max_pool_2x2_equals_torch_max_pool_on_ties(dtype):
         (out * weight).sum().backward()
         grads.append((out.detach(), leaf.grad))
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+    cl = MaxPool2x2()(channels_last(x))  # a channels-last input stays channels-last
+    assert torch.equal(cl, grads[0][0]) and not cl.is_contiguous() and cl.is_contiguous(memory_format=torch.channels_last)
+
+
+def _norm_and_gradients(x: torch.Tensor, norm: nn.Module, dy: torch.Tensor) -> list[torch.Tensor]:
+    leaf = x.detach().clone().requires_grad_()
+    norm.zero_grad()
+    y = norm(leaf)
+    y.backward(dy)
+    return [y.detach().double(), leaf.grad.double(), norm.weight.grad.double(), norm.bias.grad.double()]
+
+
+@pytest.mark.parametrize("shape", [(4, 16, 40, 32), (1, 3, 7, 5), (3, 8, 1, 9)])
+def test_instance_norm_on_channels_last_equals_the_float64_instance_norm(shape):
+    """InstanceNorm's per-image batch norms on a channels-last tensor, values and gradients, against torch's
+    instance norm in float64; float32 to 1e-5, bfloat16 as close as torch's own bf16 instance norm (NCHW)."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(shape, generator=g) * 3 + 1
+    dy = torch.randn(shape, generator=g)
+    torch_norm = nn.InstanceNorm2d(shape[1], affine=True)
+    with torch.no_grad():
+        torch_norm.weight.uniform_(0.5, 1.5, generator=g)
+        torch_norm.bias.uniform_(-1, 1, generator=g)
+    norm = InstanceNorm(shape[1])
+    norm.load_state_dict(torch_norm.state_dict())  # the same parameters: checkpoints load either way
+    reference = _norm_and_gradients(x.double(), copy.deepcopy(torch_norm).double(), dy.double())
+    for dtype, tol in ((torch.float32, 1e-5), (torch.bfloat16, None)):
+        xd, dyd = channels_last(x.to(dtype)), channels_last(dy.to(dtype))
+        fast = _norm_and_gradients(xd, norm, dyd)
+        assert norm(xd).grad_fn.name() == "_PerImageNormBackward" and norm(xd).dtype == dtype
+        ref = _norm_and_gradients(x.to(dtype), copy.deepcopy(torch_norm), dy.to(dtype))  # torch's, NCHW
+        for a, b, r in zip(fast, ref, reference):
+            scale = r.abs().max() + 1e-12
+            assert (a - r).abs().max() <= (tol * scale if tol else 2 * (b - r).abs().max() + 1e-2 * scale)
+    assert norm(x).grad_fn.name() != "_PerImageNormBackward"  # NCHW: torch's instance norm
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_channels_last_unet_gives_the_nchw_logits_and_gradients(bf16):
+    """The U-Net channels-last on the CPU (every instance norm on its per-image path) against the same weights in
+    NCHW: logits and parameter gradients the same up to rounding (float32 1e-4, bf16 a few of its ulps)."""
+    torch.manual_seed(0)
+    fast = UNet(depth=3, base_channels=8)
+    nchw = copy.deepcopy(fast)
+    nchw.cpu_channels_last = False
+    paths = []
+    for m in fast.modules():
+        if isinstance(m, InstanceNorm):
+            m.register_forward_hook(lambda mod, i, o: paths.append(o.grad_fn.name() if o.grad_fn else "no grad"))
+    out = logits_and_gradients((fast, nchw), bf16)
+    assert set(paths) == {"_PerImageNormBackward", "no grad"} and len(paths) == 2 * 10
+    assert out[0][0].is_contiguous() and out[0][0].dtype == out[1][0].dtype
+    tol = 5e-2 if bf16 else 1e-4
+    torch.testing.assert_close(out[0][0].float(), out[1][0].float(), rtol=0, atol=tol * out[1][0].abs().max().item())
+    for a, b in zip(out[0][2], out[1][2]):
+        assert b.abs().max() > 0 and (a - b).abs().max() <= tol * b.abs().max()
 
 
 def logits_and_gradients(nets, bf16: bool) -> list[tuple]:
@@ -261,8 +317,13 @@ def test_inference_streams_give_the_one_stream_class_maps(prec):
                     fast = segment_slices(model, images, spacings, mode=mode, flip_average=flip)
                     with one_stream():
                         plain = segment_slices(model, images, spacings, mode=mode, flip_average=flip)
-                assert all(np.array_equal(a, b) for a, b in zip(fast, plain)), (mode, flip)
+                # one torch thread and two may round a convolution differently: labels flip at near-ties, which an
+                # untrained net has many of (the shipped Model A: benchmarks/inference_streams.py); a wrong order or
+                # mode would change most of them
+                differ = sum(int((a != b).sum()) for a, b in zip(fast, plain)) / sum(a.size for a in plain)
+                assert differ <= (1e-2 if prec == "bf16" else 1e-3), (mode, flip, differ)
                 assert [p.shape for p in fast] == [im.shape for im in images]
                 assert all(len(np.unique(p)) > 1 for p in fast)  # not a trivial all-one-class map
     finally:
         torch.set_num_threads(threads)
+
