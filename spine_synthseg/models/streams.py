@@ -4,7 +4,8 @@ of one stream on all of them.
 
 On the 2-core machine the U-Net's small layers (instance norm, LeakyReLU, pooling, concatenation on 160 x 128 px
 tiles) keep two threads of one stream only partly busy: two single-threaded streams segment the main job's
-evaluation's segmentation 1.09x faster, with identical class maps in every case measured (benchmarks/
+evaluation's segmentation 1.09x faster, with identical class maps in every case measured with NCHW activations (the channels-last U-Net rounds
+differently on one and two torch threads: labels may flip at near-ties) (benchmarks/
 inference_streams.py, tests/test_speed_paths.py; one or two torch threads could in principle round a reduction
 differently). Splitting one slice's tiles between streams gained nothing there (scratch measurements), so one slice
 stays in one stream. Measured on 2 cores only; the streams are as many as the torch threads (``threads``). On a GPU
