@@ -18,6 +18,11 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
         torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether x is laid out channels-last and not also NCHW (as with one channel or 1 x 1 images)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 class _PerImageNorm(torch.autograd.Function):
     """Instance norm of a channels-last (B, C, H, W) tensor as B batch norms of one image each, forward and
     backward, by torch's channels-last batch-norm kernels; the weight and bias gradients summed in image order."""
@@ -58,8 +63,7 @@ class InstanceNorm(nn.InstanceNorm2d):
         super().__init__(channels, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dim() == 4 and x.shape[1] > 1 and not x.is_contiguous() \
-                and x.is_contiguous(memory_format=torch.channels_last):
+        if x.device.type == "cpu" and x.dim() == 4 and is_channels_last(x):
             return _PerImageNorm.apply(x, self.weight, self.bias, self.eps)
         return super().forward(x)
 
@@ -84,7 +88,7 @@ class MaxPool2x2(nn.Module):
         if x.device.type != "cpu":
             return F.max_pool2d(x, 2)
         y = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2)
-        return y if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() else y.contiguous()
+        return y if is_channels_last(x) else y.contiguous()
 
 
 class LeakyReLU(nn.LeakyReLU):
